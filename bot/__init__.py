@@ -1,0 +1,1 @@
+"""mock-interviewer: graded mock interviews for Generative-AI roles (Discord bot and terminal)."""

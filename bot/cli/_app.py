@@ -1,0 +1,59 @@
+"""The Typer application, shared error handling and the per-invocation settings."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from bot.core.errors import UserFacingError
+from bot.logging_setup import configure_logging
+from bot.settings import Settings
+
+app = typer.Typer(
+    name="mockinterview",
+    help="Mock interviews for Generative-AI roles: practise in the terminal or run the Discord bot.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+err_console = Console(stderr=True)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def load_settings() -> Settings:
+    """Settings from the environment; a bad value is a clear message, never a traceback."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        lines = [f"  {'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors(include_url=False)]
+        err_console.print("Invalid configuration:\n" + "\n".join(lines), markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn the project's user-facing errors into a message and exit code 1 instead of a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except UserFacingError as exc:
+            err_console.print(exc.message, markup=False, highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()

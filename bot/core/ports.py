@@ -1,0 +1,41 @@
+"""Ports: the Protocols the core depends on; storage, graders and clocks implement them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Protocol
+
+from bot.core.models import AnswerSubmission, Attempt, GradeResult, Rubric
+
+
+class Grader(Protocol):
+    """Grades one answer against a rubric. Raises `GraderUnavailableError` rather than invent a score."""
+
+    name: str
+
+    async def grade(self, rubric: Rubric, answer: str) -> GradeResult: ...
+
+
+class AttemptRepository(Protocol):
+    async def submit_answer(self, submission: AnswerSubmission) -> Attempt:
+        """Store the answer and enqueue its grading job in one transaction."""
+        ...
+
+    async def save_grade(self, attempt_id: int, grade: GradeResult) -> Attempt: ...
+
+    async def mark_failed(self, attempt_id: int, error: str) -> None: ...
+
+    async def get_attempt(self, attempt_id: int) -> Attempt: ...
+
+    async def history(
+        self, user_id: int, *, topic: str | None = None, limit: int = 20, offset: int = 0
+    ) -> list[Attempt]: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)

@@ -1,0 +1,1 @@
+"""Graders: the offline embedding grader and (in `bot.llm`) the LLM grader, both implementing `core.ports.Grader`."""

@@ -1,0 +1,1 @@
+"""The terminal adapter: a rich prompt loop over the engine."""
