@@ -36,3 +36,15 @@ class GraderUnavailableError(InterviewError):
 
 class InvalidTransitionError(InterviewError):
     """An interview session was asked to move to a state it can't reach from its current one."""
+
+
+class SessionAlreadyActiveError(UserFacingError):
+    def __init__(self, session_id: int | None = None) -> None:
+        super().__init__("You already have an interview running here. Finish it or end it first.")
+        self.session_id = session_id
+
+
+class SessionNotFoundError(UserFacingError):
+    def __init__(self, session_id: int | None = None) -> None:
+        super().__init__("That interview session doesn't exist any more.")
+        self.session_id = session_id

@@ -216,3 +216,32 @@ class AnswerSubmission(BaseModel):
 
 
 TERMINAL_USER_ID = 0  # the terminal's single local user; Discord users use their snowflake ids
+
+
+class Transport(StrEnum):
+    TERMINAL = "terminal"
+    DM = "dm"
+    THREAD = "thread"
+    CHANNEL = "channel"
+
+
+class SessionRecord(BaseModel):
+    """A persisted interview session: routing columns plus the engine's opaque JSON snapshot."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int | None = None  # None until stored
+    user_id: int
+    context: str  # "terminal", "dm", "guild:<id>": a user has at most one active session per context
+    transport: Transport
+    mode: str  # practice | interview | review | study
+    state: str
+    active: bool
+    snapshot: dict[str, object]
+    guild_id: int | None = None
+    channel_id: int | None = None
+    thread_id: int | None = None
+    message_id: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    finished_at: datetime | None = None

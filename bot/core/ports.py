@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Protocol
 
-from bot.core.models import AnswerSubmission, Attempt, GradeResult, Rubric
+from bot.core.models import AnswerSubmission, Attempt, GradeResult, Rubric, SessionRecord
 
 
 class Grader(Protocol):
@@ -30,6 +30,26 @@ class AttemptRepository(Protocol):
     async def history(
         self, user_id: int, *, topic: str | None = None, limit: int = 20, offset: int = 0
     ) -> list[Attempt]: ...
+
+
+class SessionRepository(Protocol):
+    async def create(self, record: SessionRecord) -> SessionRecord:
+        """Store a new active session; raise `SessionAlreadyActiveError` if the user has one in that context."""
+        ...
+
+    async def save(self, record: SessionRecord) -> SessionRecord:
+        """Persist a transition (state, active flag, snapshot, message ids); returns the stored record."""
+        ...
+
+    async def get(self, session_id: int) -> SessionRecord:
+        """Raise `SessionNotFoundError` when missing."""
+        ...
+
+    async def active_for(self, user_id: int, context: str) -> SessionRecord | None: ...
+
+    async def idle_since(self, cutoff: datetime, limit: int = 100) -> list[SessionRecord]:
+        """Active sessions not updated since `cutoff` (for expiry)."""
+        ...
 
 
 class Clock(Protocol):
