@@ -37,7 +37,7 @@ def validate(dirs: DirsArgument = None) -> None:
     first, rest = _dirs(dirs)
     bank, problems = collect_bank(first, rest)
     for problem in problems:
-        console.print(str(problem), markup=False, highlight=False)
+        typer.echo(str(problem))  # one unwrapped line per problem: easy to grep and to jump to
     if problems:
         console.print(f"{len(problems)} problem(s) found.", style="bold red")
         raise typer.Exit(1)

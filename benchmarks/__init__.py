@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m benchmarks.<name> [--json] [--quick]`; results in benchmarks/README.md."""

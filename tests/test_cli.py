@@ -1,0 +1,98 @@
+"""Smoke tests of the installed `mockinterview` entry point, run in subprocesses as a user would."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.helpers import run_cli, run_module
+
+COMMANDS = ["practice", "grade", "bank", "bank validate", "bank stats", "bank list", "bank schema", "db", "db upgrade"]
+
+
+def test_help_lists_the_commands(cli_env):
+    result = run_cli(["--help"], cli_env)
+    assert result.returncode == 0, result.stderr
+    for command in ("practice", "grade", "bank", "db"):
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=COMMANDS)
+def test_every_command_has_help(cli_env, command):
+    result = run_cli([*command.split(), "--help"], cli_env)
+    assert result.returncode == 0, result.stderr
+    assert "Usage:" in result.stdout
+
+
+def test_python_dash_m_bot_is_the_same_cli(cli_env):
+    result = run_module(["--help"], cli_env)
+    assert result.returncode == 0, result.stderr
+    assert "practice" in result.stdout
+
+
+def test_bank_validate_passes_on_the_shipped_bank(cli_env):
+    result = run_cli(["bank", "validate"], cli_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("OK:")
+
+
+def test_bank_stats_counts_topics_and_difficulties(cli_env):
+    result = run_cli(["bank", "stats"], cli_env)
+    assert result.returncode == 0, result.stderr
+    for word in ("beginner", "intermediate", "advanced", "gans", "rag"):
+        assert word in result.stdout
+
+
+def test_bank_list_filters_by_topic(cli_env):
+    result = run_cli(["bank", "list", "--topic", "gans"], cli_env)
+    assert result.returncode == 0, result.stderr
+    assert "gans." in result.stdout
+    assert "rag." not in result.stdout
+
+
+def test_bank_list_unknown_topic_is_a_clear_error(cli_env):
+    result = run_cli(["bank", "list", "--topic", "no-such-topic"], cli_env)
+    assert result.returncode == 1
+    assert "Unknown topic 'no-such-topic'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_grade_offline_json_reports_a_traceable_grade(cli_env):
+    answer = (
+        "Mode collapse is when the generator covers only a few modes of the data and keeps producing near-identical "
+        "samples. Mitigations include a Wasserstein loss with gradient penalty, minibatch discrimination and "
+        "unrolled or diversity-regularised objectives."
+    )
+    result = run_cli(
+        ["grade", "--question-id", "gans.mode-collapse", "--answer", answer, "--grader", "offline", "--json"], cli_env
+    )
+    assert result.returncode == 0, result.stderr
+    grade = json.loads(result.stdout)
+    assert grade["question_id"] == "gans.mode-collapse"
+    assert grade["grader"] == "offline"
+    assert grade["model"]
+    assert 0 < grade["score"] <= 10
+    assert grade["key_points"] and all("verdict" in kp for kp in grade["key_points"])
+
+
+def test_grade_unknown_question_is_a_clear_error(cli_env):
+    result = run_cli(["grade", "--question-id", "nope.nope", "--answer", "x", "--grader", "offline"], cli_env)
+    assert result.returncode == 1
+    assert "no question with id 'nope.nope'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_invalid_setting_is_a_clear_error(cli_env):
+    result = run_cli(["bank", "stats"], {**cli_env, "MOCKINTERVIEW_GRADER": "magic"})
+    assert result.returncode == 2
+    assert "Invalid configuration" in result.stderr
+    assert "grader" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_db_upgrade_creates_the_database(cli_env, tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'nested' / 'fresh.db'}"
+    result = run_cli(["db", "upgrade"], {**cli_env, "MOCKINTERVIEW_DATABASE_URL": url})
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "nested" / "fresh.db").exists()

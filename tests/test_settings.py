@@ -1,0 +1,85 @@
+"""Settings parse exactly the DESIGN.md environment variables, with secrets kept secret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from bot.settings import DEFAULT_MODEL, Settings, default_database_url
+
+
+def test_defaults_need_no_configuration():
+    settings = Settings(_env_file=None)
+    assert settings.grader == "auto"
+    assert settings.effective_grader() == "offline"
+    assert settings.model == DEFAULT_MODEL
+    assert settings.discord_token is None
+    assert settings.bank_dirs == []
+
+
+def test_default_database_is_a_sqlite_file_in_the_user_data_dir(monkeypatch):
+    monkeypatch.delenv("MOCKINTERVIEW_DATABASE_URL")
+    url = Settings(_env_file=None).database_url
+    assert url == default_database_url()
+    assert url.startswith("sqlite+aiosqlite:///") and url.endswith("interview.db")
+
+
+def test_conventional_names_are_read_without_prefix(monkeypatch):
+    monkeypatch.setenv("DISCORD_TOKEN", "discord-secret")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    settings = Settings(_env_file=None)
+    assert settings.discord_token is not None and settings.discord_token.get_secret_value() == "discord-secret"
+    assert settings.openai_api_key is not None and settings.openai_api_key.get_secret_value() == "sk-secret"
+    assert settings.openai_base_url == "http://127.0.0.1:9/v1"
+
+
+def test_secrets_never_show_in_repr(monkeypatch):
+    monkeypatch.setenv("DISCORD_TOKEN", "discord-secret")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
+    text = repr(Settings(_env_file=None)) + str(Settings(_env_file=None).model_dump())
+    assert "discord-secret" not in text
+    assert "sk-secret" not in text
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "offline"),
+        ({"OPENAI_API_KEY": "sk-x"}, "llm"),
+        ({"OPENAI_BASE_URL": "http://127.0.0.1:1/v1"}, "llm"),
+        ({"OPENAI_API_KEY": "sk-x", "MOCKINTERVIEW_GRADER": "offline"}, "offline"),
+        ({"MOCKINTERVIEW_GRADER": "llm"}, "llm"),
+    ],
+    ids=["nothing", "key", "base-url", "forced-offline", "forced-llm"],
+)
+def test_auto_grader_choice(monkeypatch, env, expected):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert Settings(_env_file=None).effective_grader() == expected
+
+
+def test_bank_dirs_are_colon_separated(monkeypatch):
+    monkeypatch.setenv("MOCKINTERVIEW_BANK_DIRS", "/a/bank:/b/bank:")
+    assert Settings(_env_file=None).bank_dirs == [Path("/a/bank"), Path("/b/bank")]
+
+
+def test_prefixed_values_are_validated(monkeypatch):
+    monkeypatch.setenv("MOCKINTERVIEW_DEV_GUILD_ID", "not-a-number")
+    with pytest.raises(ValidationError, match="dev_guild_id"):
+        Settings(_env_file=None)
+
+
+def test_dotenv_file_is_read(tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text("MOCKINTERVIEW_MODEL=local-model\nMOCKINTERVIEW_DEV_GUILD_ID=42\n")
+    monkeypatch.chdir(tmp_path)
+    settings = Settings()
+    assert settings.model == "local-model"
+    assert settings.dev_guild_id == 42
+
+
+def test_blank_base_url_means_unset(monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", "  ")
+    assert Settings(_env_file=None).openai_base_url is None
