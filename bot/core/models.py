@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -245,3 +245,111 @@ class SessionRecord(BaseModel):
     created_at: datetime | None = None
     updated_at: datetime | None = None
     finished_at: datetime | None = None
+
+
+# --- Storage views (issue 4): what the repositories return for queues, progress, leaderboards and reviews.
+
+
+class ClaimedJob(BaseModel):
+    """A grading job leased to one worker; only that lease (owner + try) may complete or fail it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    job_id: int
+    attempt: Attempt
+    tries: int  # including this one
+    lease_owner: str
+    lease_expires_at: datetime
+
+
+class PendingDelivery(BaseModel):
+    """Feedback (a grade, or the news that grading failed) leased to one notifier for delivery."""
+
+    model_config = ConfigDict(frozen=True)
+
+    attempt: Attempt
+    delivery: dict[str, object]  # the adapter-specific target stored with the submission
+    tries: int
+    lease_owner: str
+
+
+class HistoryPage(BaseModel):
+    """One page of a user's attempts, newest first; pass `next_cursor` back to get the next page."""
+
+    model_config = ConfigDict(frozen=True)
+
+    attempts: list[Attempt]
+    next_cursor: str | None = None
+
+
+class TopicStats(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    topic: str
+    attempts: int  # every submitted answer
+    graded: int
+    average: float | None  # over graded attempts, 0-10
+    best: float | None
+    last_at: datetime
+
+
+class LeaderboardPeriod(StrEnum):
+    ALL = "all"
+    WEEK = "week"  # since Monday 00:00 in the guild's timezone
+    MONTH = "month"  # since the 1st, 00:00 in the guild's timezone
+
+
+class LeaderboardEntry(BaseModel):
+    """Points = per distinct question answered: 1 for answering + the best score on it (0-10). Repeats of a
+    question only count through their best score, so spamming one question earns nothing."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rank: int
+    user_id: int
+    points: float
+    questions: int
+    average_best: float
+
+
+class Streak(BaseModel):
+    """Consecutive local days (the user's timezone) with at least one submitted answer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    current: int  # ends today, or yesterday if today has no answer yet
+    longest: int
+    last_day: date | None
+    practised_today: bool
+    timezone: str
+
+
+class DueReview(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    user_id: int
+    question_id: str
+    card: dict[str, object]
+    due_at: datetime
+    last_score: float | None = None
+
+
+class UserProfile(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    user_id: int
+    timezone: str = "UTC"
+    settings: dict[str, object] = Field(default_factory=dict)
+
+
+class CustomQuestion(BaseModel):
+    """A guild's own question (the bank format, validated by the caller) and who added it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    guild_id: int
+    question_id: str
+    topic: str
+    body: dict[str, object]
+    created_by: int | None = None
+    created_at: datetime | None = None

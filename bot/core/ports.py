@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Protocol
 
-from bot.core.models import AnswerSubmission, Attempt, GradeResult, Rubric, SessionRecord
+from bot.core.models import (
+    AnswerSubmission,
+    Attempt,
+    ClaimedJob,
+    GradeResult,
+    PendingDelivery,
+    Rubric,
+    SessionRecord,
+)
 
 
 class Grader(Protocol):
@@ -59,3 +67,29 @@ class Clock(Protocol):
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+
+class GradingQueue(Protocol):
+    """The durable grading queue and delivery outbox (storage implements it; `bot.pipeline` drives it).
+
+    Every method that finishes a lease returns "lost" / None when the lease expired and was taken over,
+    so a stalled worker can never store a second grade or send a second delivery.
+    """
+
+    async def claim_jobs(self, worker_id: str, limit: int, lease_seconds: float) -> list[ClaimedJob]: ...
+
+    async def complete(self, job: ClaimedJob, grade: GradeResult) -> Attempt | None: ...
+
+    async def fail(self, job: ClaimedJob, error: str, *, retryable: bool = True) -> str:
+        """Returns "retry" (back in the queue after a backoff), "failed" (gave up) or "lost"."""
+        ...
+
+    async def reclaim_expired(self, now: datetime | None = None) -> int: ...
+
+    async def claim_deliveries(
+        self, worker_id: str, limit: int, lease_seconds: float = 60.0
+    ) -> list[PendingDelivery]: ...
+
+    async def mark_delivered(self, item: PendingDelivery) -> bool: ...
+
+    async def release_delivery(self, item: PendingDelivery, error: str) -> str: ...

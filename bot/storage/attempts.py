@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, and_, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.core.errors import InterviewError
-from bot.core.models import AnswerSubmission, Attempt, AttemptStatus, GradeResult
+from bot.core.models import AnswerSubmission, Attempt, AttemptStatus, GradeResult, HistoryPage
 from bot.core.ports import Clock, SystemClock
+from bot.storage.engine import write_transaction
 from bot.storage.tables import attempts, grading_jobs, users
 
 
@@ -20,18 +23,30 @@ class AttemptNotFoundError(InterviewError):
     pass
 
 
+class InvalidCursorError(InterviewError):
+    pass
+
+
 async def ensure_user(connection: AsyncConnection, user_id: int, now: datetime) -> None:
     """Create the user row if missing (idempotent on both engines)."""
-    values = {"id": user_id, "settings": {}, "created_at": now}
+    await ensure_users(connection, [user_id], now)
+
+
+async def ensure_users(connection: AsyncConnection, user_ids: Sequence[int], now: datetime) -> None:
+    """Create every missing user row in one statement (idempotent on both engines)."""
+    values = [{"id": user_id, "settings": {}, "created_at": now} for user_id in sorted(set(user_ids))]
+    if not values:
+        return
     dialect = connection.dialect.name
     if dialect == "postgresql":
         await connection.execute(pg_insert(users).values(values).on_conflict_do_nothing(index_elements=["id"]))
     elif dialect == "sqlite":
         await connection.execute(sqlite_insert(users).values(values).on_conflict_do_nothing(index_elements=["id"]))
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        exists = await connection.scalar(select(users.c.id).where(users.c.id == user_id))
-        if exists is None:
-            await connection.execute(insert(users).values(values))
+        for value in values:
+            exists = await connection.scalar(select(users.c.id).where(users.c.id == value["id"]))
+            if exists is None:
+                await connection.execute(insert(users).values(value))
 
 
 def attempt_from_row(row: Row[Any]) -> Attempt:
@@ -53,6 +68,74 @@ def attempt_from_row(row: Row[Any]) -> Attempt:
     )
 
 
+def grade_values(grade: GradeResult, now: datetime) -> dict[str, Any]:
+    """The attempt columns a grade sets (the one place that maps a `GradeResult` onto the row)."""
+    return {
+        "status": AttemptStatus.GRADED.value,
+        "score": grade.score,
+        "grade": grade.model_dump(mode="json"),
+        "grader": grade.grader,
+        "model": grade.model,
+        "prompt_version": grade.prompt_version,
+        "prompt_tokens": grade.usage.prompt_tokens,
+        "completion_tokens": grade.usage.completion_tokens,
+        "cached_tokens": grade.usage.cached_tokens,
+        "cost_usd": grade.usage.cost_usd,
+        "latency_ms": grade.latency_ms,
+        "error": None,
+        "graded_at": now,
+    }
+
+
+def _attempt_values(submission: AnswerSubmission, now: datetime) -> dict[str, Any]:
+    return {
+        "user_id": submission.user_id,
+        "session_id": submission.session_id,
+        "guild_id": submission.guild_id,
+        "question_id": submission.question_id,
+        "topic": submission.topic,
+        "answer": submission.answer,
+        "status": AttemptStatus.PENDING.value,
+        "hints_used": submission.hints_used,
+        # SQL NULL (not JSON null) when there is nowhere to deliver, so `delivery IS NULL` means "no target".
+        "delivery": submission.delivery,
+        "delivery_status": "none",
+        "created_at": now,
+    }
+
+
+def _new_attempt(attempt_id: int, submission: AnswerSubmission, now: datetime) -> Attempt:
+    return Attempt(
+        id=attempt_id,
+        user_id=submission.user_id,
+        question_id=submission.question_id,
+        topic=submission.topic,
+        answer=submission.answer,
+        status=AttemptStatus.PENDING,
+        created_at=now,
+        session_id=submission.session_id,
+        guild_id=submission.guild_id,
+        hints_used=submission.hints_used,
+    )
+
+
+def encode_cursor(created_at: datetime, attempt_id: int) -> str:
+    raw = f"{created_at.isoformat()}|{attempt_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, attempt_id = raw.rsplit("|", 1)
+        created_at = datetime.fromisoformat(stamp)
+        if created_at.tzinfo is None:
+            raise ValueError("naive timestamp")
+        return created_at, int(attempt_id)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidCursorError(f"not a history cursor: {cursor!r}") from error
+
+
 class SqlAttemptRepository:
     """`AttemptRepository` over SQLAlchemy Core; the same code for SQLite and PostgreSQL."""
 
@@ -61,54 +144,48 @@ class SqlAttemptRepository:
         self.clock = clock or SystemClock()
 
     async def submit_answer(self, submission: AnswerSubmission) -> Attempt:
+        """Store the answer and enqueue its grading job in one transaction."""
+        return (await self.submit_answers([submission]))[0]
+
+    async def submit_answers(self, submissions: Sequence[AnswerSubmission]) -> list[Attempt]:
+        """Store many answers and their jobs in one transaction (one commit for the batch)."""
+        if not submissions:
+            return []
         now = self.clock.now()
-        async with self.engine.begin() as connection:
-            await ensure_user(connection, submission.user_id, now)
-            attempt_id = await connection.scalar(
-                insert(attempts)
-                .values(
-                    user_id=submission.user_id,
-                    session_id=submission.session_id,
-                    guild_id=submission.guild_id,
-                    question_id=submission.question_id,
-                    topic=submission.topic,
-                    answer=submission.answer,
-                    status=AttemptStatus.PENDING.value,
-                    hints_used=submission.hints_used,
-                    delivery=submission.delivery,
-                    delivery_status="none",
-                    created_at=now,
+        async with write_transaction(self.engine) as connection:
+            await ensure_users(connection, [s.user_id for s in submissions], now)
+            if len(submissions) == 1:
+                ids = [
+                    await connection.scalar(
+                        insert(attempts).returning(attempts.c.id), _attempt_values(submissions[0], now)
+                    )
+                ]
+            else:
+                result = await connection.execute(
+                    insert(attempts).returning(attempts.c.id, sort_by_parameter_order=True),
+                    [_attempt_values(s, now) for s in submissions],
                 )
-                .returning(attempts.c.id)
-            )
+                ids = list(result.scalars())
             await connection.execute(
-                insert(grading_jobs).values(
-                    attempt_id=attempt_id, status="queued", available_at=now, created_at=now, updated_at=now
-                )
+                insert(grading_jobs),
+                [
+                    {
+                        "attempt_id": attempt_id,
+                        "status": "queued",
+                        "available_at": now,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for attempt_id in ids
+                ],
             )
-        return await self.get_attempt(int(attempt_id))  # RETURNING always yields the id
+        return [_new_attempt(int(i), s, now) for i, s in zip(ids, submissions, strict=True)]
 
     async def save_grade(self, attempt_id: int, grade: GradeResult) -> Attempt:
         now = self.clock.now()
-        async with self.engine.begin() as connection:
+        async with write_transaction(self.engine) as connection:
             await connection.execute(
-                update(attempts)
-                .where(attempts.c.id == attempt_id)
-                .values(
-                    status=AttemptStatus.GRADED.value,
-                    score=grade.score,
-                    grade=grade.model_dump(mode="json"),
-                    grader=grade.grader,
-                    model=grade.model,
-                    prompt_version=grade.prompt_version,
-                    prompt_tokens=grade.usage.prompt_tokens,
-                    completion_tokens=grade.usage.completion_tokens,
-                    cached_tokens=grade.usage.cached_tokens,
-                    cost_usd=grade.usage.cost_usd,
-                    latency_ms=grade.latency_ms,
-                    error=None,
-                    graded_at=now,
-                )
+                update(attempts).where(attempts.c.id == attempt_id).values(grade_values(grade, now))
             )
             await connection.execute(
                 update(grading_jobs)
@@ -119,7 +196,7 @@ class SqlAttemptRepository:
 
     async def mark_failed(self, attempt_id: int, error: str) -> None:
         now = self.clock.now()
-        async with self.engine.begin() as connection:
+        async with write_transaction(self.engine) as connection:
             await connection.execute(
                 update(attempts)
                 .where(attempts.c.id == attempt_id)
@@ -148,3 +225,25 @@ class SqlAttemptRepository:
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).all()
         return [attempt_from_row(row) for row in rows]
+
+    async def history_page(
+        self, user_id: int, *, topic: str | None = None, limit: int = 20, cursor: str | None = None
+    ) -> HistoryPage:
+        """A keyset page (newest first): cost depends on the page size, not on how deep the page is."""
+        query = select(attempts).where(attempts.c.user_id == user_id)
+        if topic is not None:
+            query = query.where(attempts.c.topic == topic)
+        if cursor is not None:
+            created_at, attempt_id = decode_cursor(cursor)
+            query = query.where(
+                or_(
+                    attempts.c.created_at < created_at,
+                    and_(attempts.c.created_at == created_at, attempts.c.id < attempt_id),
+                )
+            )
+        query = query.order_by(attempts.c.created_at.desc(), attempts.c.id.desc()).limit(limit + 1)
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        page = [attempt_from_row(row) for row in rows[:limit]]
+        next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit and page else None
+        return HistoryPage(attempts=page, next_cursor=next_cursor)

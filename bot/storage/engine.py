@@ -1,15 +1,33 @@
-"""The async engine for `MOCKINTERVIEW_DATABASE_URL`, with SQLite tuned for a bot's concurrent writes."""
+"""The async engine for `MOCKINTERVIEW_DATABASE_URL`, with SQLite tuned for a bot's concurrent writes.
+
+SQLite allows one writer at a time. Two things keep writers from tripping over each other:
+
+* every transaction starts with an explicit `BEGIN`; write transactions (`write_transaction`) use
+  `BEGIN IMMEDIATE`, which takes the write lock up front and so waits in SQLite's busy handler instead of
+  failing with `SQLITE_BUSY` when a deferred reader later tries to write (the classic lock-upgrade deadlock);
+* inside one process, write transactions also queue on an `asyncio.Lock`, so concurrent tasks wait in the
+  event loop (FIFO, no polling) rather than in the busy handler's sleep-and-retry loop.
+
+PostgreSQL needs neither: `write_transaction` is just `engine.begin()` there.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+_SQLITE_BEGIN_OPTION = "mockinterview_sqlite_begin"
+
+_write_locks: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
 def is_sqlite(url: str) -> bool:
@@ -33,6 +51,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:  # noqa: ANN401 - pas
 
     @event.listens_for(engine.sync_engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:  # noqa: ANN401
+        # Let SQLAlchemy (not the driver) emit BEGIN, so write transactions can say BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
@@ -40,4 +60,31 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:  # noqa: ANN401 - pas
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    @event.listens_for(engine.sync_engine, "begin")
+    def _sqlite_begin(connection: Any) -> None:  # noqa: ANN401
+        mode = connection.get_execution_options().get(_SQLITE_BEGIN_OPTION, "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
     return engine
+
+
+def _write_lock(engine: AsyncEngine) -> asyncio.Lock:
+    key = engine.sync_engine
+    lock = _write_locks.get(key)
+    if lock is None:
+        lock = asyncio.Lock()
+        _write_locks[key] = lock
+    return lock
+
+
+@asynccontextmanager
+async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A transaction that will write: `BEGIN IMMEDIATE` plus an in-process writer queue on SQLite."""
+    if engine.dialect.name != "sqlite":
+        async with engine.begin() as connection:
+            yield connection
+        return
+    async with _write_lock(engine), engine.connect() as connection:
+        await connection.execution_options(**{_SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        async with connection.begin():
+            yield connection

@@ -134,14 +134,19 @@ attempts = Table(
     Column("latency_ms", Float, nullable=True),
     Column("hints_used", Integer, nullable=False, server_default="0"),
     Column("error", Text, nullable=True),
-    Column("delivery", JSON, nullable=True),  # where to deliver feedback (adapter-specific)
+    Column("delivery", JSON(none_as_null=True), nullable=True),  # where to deliver feedback (adapter-specific)
     Column("delivery_status", String(16), nullable=False, server_default="none"),  # none | pending | delivered
     _now_column("created_at"),
     Column("graded_at", UtcDateTime(), nullable=True),
     Column("delivered_at", UtcDateTime(), nullable=True),
+    # Delivery lease (0002): a notifier holds an attempt's delivery while it sends, so two don't both send.
+    Column("delivery_lease_owner", String(64), nullable=True),
+    Column("delivery_lease_expires_at", UtcDateTime(), nullable=True),
+    Column("delivery_tries", Integer, nullable=False, server_default="0"),
     Index("ix_attempts_user_created", "user_id", "created_at"),
     Index("ix_attempts_user_topic_created", "user_id", "topic", "created_at"),
-    Index("ix_attempts_guild_created", "guild_id", "created_at"),
+    # Covers guild leaderboards (0002): a window of one guild is read from the index alone.
+    Index("ix_attempts_guild_board", "guild_id", "created_at", "status", "user_id", "question_id", "score"),
     Index("ix_attempts_session", "session_id"),
     Index("ix_attempts_delivery_status", "delivery_status"),
 )
@@ -184,4 +189,5 @@ custom_questions = Table(
     Column("body", JSON, nullable=False),  # the validated bank-format question
     Column("created_by", BigInteger, nullable=True),
     _now_column("created_at"),
+    Index("ix_custom_questions_created_by", "created_by"),
 )

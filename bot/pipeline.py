@@ -1,0 +1,240 @@
+"""The grading pipeline's loops: `GradingWorker` (claim → grade → complete/fail) and `Notifier` (deliver).
+
+Pure asyncio over the `GradingQueue` and `Grader` ports: no database, Discord or OpenAI imports here, so
+the same loops run in the bot process, in separate worker processes, and in tests with fakes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable
+
+from bot.core.errors import GraderUnavailableError
+from bot.core.models import Attempt, ClaimedJob, PendingDelivery, Rubric
+from bot.core.ports import Grader, GradingQueue
+
+log = logging.getLogger(__name__)
+
+RubricFor = Callable[[Attempt], Rubric | Awaitable[Rubric]]
+Deliver = Callable[[PendingDelivery], Awaitable[None]]
+
+
+def default_worker_id(role: str = "worker") -> str:
+    return f"{role}:{socket.gethostname()}:{os.getpid()}:{id(object()) & 0xFFFF:x}"[:64]
+
+
+class _Loop:
+    """Shared wake/stop plumbing: sleep until the poll interval passes, `wake()` is called, or stop is set."""
+
+    def __init__(self, poll_interval: float) -> None:
+        self.poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+
+    def wake(self) -> None:
+        """Look at the queue now (call after submitting an answer in the same process)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    async def _nap(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        self._wake.clear()
+
+
+class GradingWorker(_Loop):
+    """Grades queued answers with bounded concurrency; survives crashes of itself and its peers.
+
+    Each loop: reclaim expired leases (at start and every `reclaim_interval`), lease as many jobs as there
+    are free slots, grade each in its own task, and complete or fail it. `lease_seconds` must exceed the
+    grader's worst case (timeout x (retries + 1)); a job whose lease expires is graded again elsewhere,
+    and this worker's late result is discarded by the queue.
+    """
+
+    def __init__(
+        self,
+        queue: GradingQueue,
+        grader: Grader,
+        rubric_for: RubricFor,
+        *,
+        worker_id: str | None = None,
+        concurrency: int = 4,
+        lease_seconds: float = 300.0,
+        poll_interval: float = 1.0,
+        reclaim_interval: float = 30.0,
+    ) -> None:
+        super().__init__(poll_interval)
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.queue = queue
+        self.grader = grader
+        self.rubric_for = rubric_for
+        self.worker_id = worker_id or default_worker_id()
+        self.concurrency = concurrency
+        self.lease_seconds = lease_seconds
+        self.reclaim_interval = reclaim_interval
+        self.graded = 0
+        self.failed = 0
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._last_reclaim = float("-inf")
+
+    async def run(self, *, until_idle: bool = False) -> None:
+        """Work until `stop()` (or, with `until_idle`, until the queue has nothing for this worker)."""
+        try:
+            while not self.stopping:
+                await self._maybe_reclaim()
+                claimed = await self._claim()
+                if until_idle and not claimed and not self._in_flight:
+                    return
+                if self._in_flight and (claimed or len(self._in_flight) >= self.concurrency):
+                    await asyncio.wait(self._in_flight, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED)
+                elif not claimed:
+                    await self._nap(self.poll_interval)
+        finally:
+            if self._in_flight:  # finish what we hold rather than leave it to lease expiry
+                await asyncio.gather(*self._in_flight, return_exceptions=True)
+
+    async def _maybe_reclaim(self) -> None:
+        if time.monotonic() - self._last_reclaim < self.reclaim_interval:
+            return
+        self._last_reclaim = time.monotonic()
+        try:
+            reclaimed = await self.queue.reclaim_expired()
+        except Exception:
+            log.exception("reclaiming expired grading leases failed")
+            return
+        if reclaimed:
+            log.warning("returned %d expired grading leases to the queue", reclaimed)
+
+    async def _claim(self) -> list[ClaimedJob]:
+        free = self.concurrency - len(self._in_flight)
+        if free <= 0:
+            return []
+        try:
+            jobs = await self.queue.claim_jobs(self.worker_id, free, self.lease_seconds)
+        except Exception:
+            log.exception("claiming grading jobs failed; retrying in %.1fs", self.poll_interval)
+            await self._nap(self.poll_interval)
+            return []
+        for job in jobs:
+            task = asyncio.create_task(self._process(job), name=f"grade-attempt-{job.attempt.id}")
+            self._in_flight.add(task)
+            task.add_done_callback(self._finished)
+        return jobs
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self.wake()
+
+    async def _process(self, job: ClaimedJob) -> None:
+        attempt = job.attempt
+        try:
+            try:
+                rubric = self.rubric_for(attempt)
+                if inspect.isawaitable(rubric):
+                    rubric = await rubric
+            except Exception as error:
+                log.warning("no rubric for attempt %d (question %s): %r", attempt.id, attempt.question_id, error)
+                await self._fail(job, f"no rubric for question {attempt.question_id}: {error}", retryable=False)
+                return
+            try:
+                grade = await self.grader.grade(rubric, attempt.answer)
+            except GraderUnavailableError as error:
+                await self._fail(job, error.reason, retryable=error.retryable)
+                return
+            except Exception as error:
+                log.exception("grader crashed on attempt %d", attempt.id)
+                await self._fail(job, f"grader error: {type(error).__name__}", retryable=True)
+                return
+            if await self.queue.complete(job, grade) is None:
+                log.warning("lease on attempt %d expired before its grade was stored; discarded", attempt.id)
+            else:
+                self.graded += 1
+        except Exception:  # the database itself: the lease will expire and the job will be reclaimed
+            log.exception("storing the outcome of attempt %d failed", attempt.id)
+
+    async def _fail(self, job: ClaimedJob, error: str, *, retryable: bool) -> None:
+        outcome = await self.queue.fail(job, error, retryable=retryable)
+        if outcome == "failed":
+            self.failed += 1
+        log.info("grading attempt %d failed (try %d): %s -> %s", job.attempt.id, job.tries, error, outcome)
+
+
+class Notifier(_Loop):
+    """Delivers feedback once per attempt: lease pending deliveries, `deliver` each, mark it delivered.
+
+    `deliver(item)` sends the grade (or the news that grading failed: check `item.attempt.status`) to
+    `item.delivery`. If it raises, the delivery is retried after a backoff and dropped after the queue's
+    `max_delivery_tries`.
+    """
+
+    def __init__(
+        self,
+        queue: GradingQueue,
+        deliver: Deliver,
+        *,
+        worker_id: str | None = None,
+        batch_size: int = 20,
+        concurrency: int = 4,
+        lease_seconds: float = 60.0,
+        poll_interval: float = 1.0,
+    ) -> None:
+        super().__init__(poll_interval)
+        self.queue = queue
+        self.deliver = deliver
+        self.worker_id = worker_id or default_worker_id("notifier")
+        self.batch_size = batch_size
+        self.lease_seconds = lease_seconds
+        self._slots = asyncio.Semaphore(concurrency)
+        self.delivered = 0
+
+    async def run_once(self) -> int:
+        """Deliver one batch; returns how many deliveries it claimed."""
+        items = await self.queue.claim_deliveries(self.worker_id, self.batch_size, self.lease_seconds)
+        if items:
+            await asyncio.gather(*(self._send(item) for item in items))
+        return len(items)
+
+    async def run(self, *, until_idle: bool = False) -> None:
+        while not self.stopping:
+            try:
+                claimed = await self.run_once()
+            except Exception:
+                log.exception("claiming deliveries failed; retrying in %.1fs", self.poll_interval)
+                claimed = 0
+            if not claimed:
+                if until_idle:
+                    return
+                await self._nap(self.poll_interval)
+
+    async def _send(self, item: PendingDelivery) -> None:
+        async with self._slots:
+            try:
+                await self.deliver(item)
+            except Exception as error:
+                log.warning("delivering feedback for attempt %d failed: %r", item.attempt.id, error)
+                try:
+                    await self.queue.release_delivery(item, repr(error))
+                except Exception:
+                    log.exception("releasing delivery of attempt %d failed", item.attempt.id)
+                return
+            try:
+                if await self.queue.mark_delivered(item):
+                    self.delivered += 1
+                else:
+                    log.warning("delivery lease of attempt %d expired while sending", item.attempt.id)
+            except Exception:
+                log.exception("marking attempt %d delivered failed", item.attempt.id)

@@ -1,0 +1,242 @@
+"""Progress views: per-topic stats, guild leaderboards, streaks, and the spaced-repetition review schedule."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import case, delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.core.models import (
+    AttemptStatus,
+    DueReview,
+    LeaderboardEntry,
+    LeaderboardPeriod,
+    Streak,
+    TopicStats,
+)
+from bot.core.ports import Clock, SystemClock
+from bot.storage.attempts import ensure_user
+from bot.storage.engine import write_transaction
+from bot.storage.tables import attempts, guilds, review_schedules, users
+
+ANSWER_POINTS = 1.0  # per distinct question answered in the period, on top of the best score (0-10) on it
+
+
+def zone(name: str | None) -> ZoneInfo:
+    """The named IANA zone, or UTC for a missing or unknown name (never fails a leaderboard or a streak)."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def period_start(period: LeaderboardPeriod, now: datetime, tz: ZoneInfo) -> datetime | None:
+    """Start of the current week (Monday 00:00) or month (the 1st, 00:00) in `tz`, as an aware UTC time."""
+    if period is LeaderboardPeriod.ALL:
+        return None
+    local = now.astimezone(tz)
+    if period is LeaderboardPeriod.WEEK:
+        day = local.date() - timedelta(days=local.weekday())
+    else:
+        day = local.date().replace(day=1)
+    return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
+
+
+def streak_from_days(days: set[date], today: date, timezone: str) -> Streak:
+    """Current and longest runs of consecutive days; the current run survives until today ends."""
+    if not days:
+        return Streak(current=0, longest=0, last_day=None, practised_today=False, timezone=timezone)
+    ordered = sorted(days)
+    longest = run = 1
+    for previous, day in itertools.pairwise(ordered):
+        run = run + 1 if day - previous == timedelta(days=1) else 1
+        longest = max(longest, run)
+    last = ordered[-1]
+    current = 0
+    if today - last <= timedelta(days=1) and last <= today:
+        current = 1
+        day = last - timedelta(days=1)
+        while day in days:
+            current += 1
+            day -= timedelta(days=1)
+    return Streak(current=current, longest=longest, last_day=last, practised_today=last == today, timezone=timezone)
+
+
+class SqlProgressRepository:
+    def __init__(self, engine: AsyncEngine, clock: Clock | None = None) -> None:
+        self.engine = engine
+        self.clock = clock or SystemClock()
+
+    async def topic_stats(self, user_id: int) -> list[TopicStats]:
+        """Per topic: answers submitted, graded, average and best score (0-10), and the latest answer."""
+        graded = func.sum(case((attempts.c.status == AttemptStatus.GRADED.value, 1), else_=0))
+        query = (
+            select(
+                attempts.c.topic,
+                func.count().label("n"),
+                graded.label("graded"),
+                func.avg(attempts.c.score).label("average"),
+                func.max(attempts.c.score).label("best"),
+                func.max(attempts.c.created_at).label("last_at"),
+            )
+            .where(attempts.c.user_id == user_id)
+            .group_by(attempts.c.topic)
+            .order_by(attempts.c.topic)
+        )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [
+            TopicStats(
+                topic=row.topic,
+                attempts=int(row.n),
+                graded=int(row.graded or 0),
+                average=float(row.average) if row.average is not None else None,
+                best=float(row.best) if row.best is not None else None,
+                last_at=row.last_at,
+            )
+            for row in rows
+        ]
+
+    async def leaderboard(
+        self,
+        guild_id: int,
+        period: LeaderboardPeriod = LeaderboardPeriod.WEEK,
+        *,
+        limit: int = 10,
+        now: datetime | None = None,
+        timezone: str | None = None,
+    ) -> list[LeaderboardEntry]:
+        """Ranked by points: per distinct question, `ANSWER_POINTS` + the best score in the period.
+
+        The week and month start in `timezone`, else the guild's `settings["timezone"]`, else UTC.
+        Equal points share a rank (1, 1, 3); ties list more questions first, then lower user id.
+        """
+        now = now or self.clock.now()
+        if timezone is None and period is not LeaderboardPeriod.ALL:
+            timezone = await self._guild_timezone(guild_id)
+        start = period_start(period, now, zone(timezone))
+        best = (
+            select(
+                attempts.c.user_id,
+                attempts.c.question_id,
+                func.max(attempts.c.score).label("best"),
+            )
+            .where(attempts.c.guild_id == guild_id, attempts.c.status == AttemptStatus.GRADED.value)
+            .group_by(attempts.c.user_id, attempts.c.question_id)
+        )
+        if start is not None:
+            best = best.where(attempts.c.created_at >= start, attempts.c.created_at <= now)
+        per_question = best.subquery()
+        points = (func.count() * ANSWER_POINTS + func.sum(per_question.c.best)).label("points")
+        query = (
+            select(
+                per_question.c.user_id,
+                points,
+                func.count().label("questions"),
+                func.avg(per_question.c.best).label("average_best"),
+            )
+            .group_by(per_question.c.user_id)
+            .order_by(points.desc(), func.count().desc(), per_question.c.user_id)
+            .limit(limit)
+        )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        entries: list[LeaderboardEntry] = []
+        for position, row in enumerate(rows, start=1):
+            value = round(float(row.points), 2)
+            rank = entries[-1].rank if entries and entries[-1].points == value else position
+            entries.append(
+                LeaderboardEntry(
+                    rank=rank,
+                    user_id=row.user_id,
+                    points=value,
+                    questions=int(row.questions),
+                    average_best=round(float(row.average_best), 2),
+                )
+            )
+        return entries
+
+    async def streak(self, user_id: int, *, now: datetime | None = None) -> Streak:
+        """Consecutive days with an answer, counted in the user's own timezone (`users.timezone`)."""
+        now = now or self.clock.now()
+        async with self.engine.connect() as connection:
+            timezone = await connection.scalar(select(users.c.timezone).where(users.c.id == user_id)) or "UTC"
+            stamps = (
+                await connection.execute(select(attempts.c.created_at).where(attempts.c.user_id == user_id))
+            ).scalars()
+            tz = zone(timezone)
+            days = {stamp.astimezone(tz).date() for stamp in stamps}
+        return streak_from_days(days, now.astimezone(tz).date(), tz.key)
+
+    async def _guild_timezone(self, guild_id: int) -> str | None:
+        async with self.engine.connect() as connection:
+            settings: Any = await connection.scalar(select(guilds.c.settings).where(guilds.c.id == guild_id))
+        value = settings.get("timezone") if isinstance(settings, dict) else None
+        return value if isinstance(value, str) else None
+
+    # --- spaced repetition
+
+    async def due_reviews(self, user_id: int, *, now: datetime | None = None, limit: int = 20) -> list[DueReview]:
+        now = now or self.clock.now()
+        query = (
+            select(review_schedules)
+            .where(review_schedules.c.user_id == user_id, review_schedules.c.due_at <= now)
+            .order_by(review_schedules.c.due_at, review_schedules.c.question_id)
+            .limit(limit)
+        )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [
+            DueReview(
+                user_id=row.user_id,
+                question_id=row.question_id,
+                card=row.card,
+                due_at=row.due_at,
+                last_score=row.last_score,
+            )
+            for row in rows
+        ]
+
+    async def upsert_review(
+        self,
+        user_id: int,
+        question_id: str,
+        card: dict[str, object],
+        due_at: datetime,
+        last_score: float | None = None,
+    ) -> None:
+        """Create or replace the schedule of one (user, question) card."""
+        now = self.clock.now()
+        values = {
+            "user_id": user_id,
+            "question_id": question_id,
+            "card": card,
+            "due_at": due_at,
+            "last_score": last_score,
+            "updated_at": now,
+        }
+        changes = {key: values[key] for key in ("card", "due_at", "last_score", "updated_at")}
+        async with write_transaction(self.engine) as connection:
+            await ensure_user(connection, user_id, now)
+            if connection.dialect.name == "postgresql":
+                statement: Any = pg_insert(review_schedules).values(values)
+            else:
+                statement = sqlite_insert(review_schedules).values(values)
+            await connection.execute(
+                statement.on_conflict_do_update(index_elements=["user_id", "question_id"], set_=changes)
+            )
+
+    async def remove_review(self, user_id: int, question_id: str) -> bool:
+        async with write_transaction(self.engine) as connection:
+            result = await connection.execute(
+                delete(review_schedules)
+                .where(review_schedules.c.user_id == user_id, review_schedules.c.question_id == question_id)
+                .returning(review_schedules.c.user_id)
+            )
+            return result.first() is not None

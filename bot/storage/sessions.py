@@ -1,0 +1,129 @@
+"""Interview sessions: one active session per user per context, enforced by a partial unique index."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.core.errors import SessionAlreadyActiveError, SessionNotFoundError
+from bot.core.models import SessionRecord, Transport
+from bot.core.ports import Clock, SystemClock
+from bot.storage.attempts import ensure_user
+from bot.storage.engine import write_transaction
+from bot.storage.tables import interview_sessions
+
+
+def session_from_row(row: Row[Any]) -> SessionRecord:
+    return SessionRecord(
+        id=row.id,
+        user_id=row.user_id,
+        context=row.context,
+        transport=Transport(row.transport),
+        mode=row.mode,
+        state=row.state,
+        active=row.active,
+        snapshot=row.snapshot,
+        guild_id=row.guild_id,
+        channel_id=row.channel_id,
+        thread_id=row.thread_id,
+        message_id=row.message_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        finished_at=row.finished_at,
+    )
+
+
+def _mutable_values(record: SessionRecord, now: datetime) -> dict[str, Any]:
+    return {
+        "guild_id": record.guild_id,
+        "context": record.context,
+        "transport": record.transport.value,
+        "channel_id": record.channel_id,
+        "thread_id": record.thread_id,
+        "message_id": record.message_id,
+        "mode": record.mode,
+        "state": record.state,
+        "active": record.active,
+        "snapshot": record.snapshot,
+        "updated_at": now,
+        "finished_at": record.finished_at,
+    }
+
+
+class SqlSessionRepository:
+    """`SessionRepository` over SQLAlchemy Core."""
+
+    def __init__(self, engine: AsyncEngine, clock: Clock | None = None) -> None:
+        self.engine = engine
+        self.clock = clock or SystemClock()
+
+    async def create(self, record: SessionRecord) -> SessionRecord:
+        now = self.clock.now()
+        values = _mutable_values(record, now) | {"user_id": record.user_id, "created_at": record.created_at or now}
+        try:
+            async with write_transaction(self.engine) as connection:
+                await ensure_user(connection, record.user_id, now)
+                row = (
+                    await connection.execute(insert(interview_sessions).values(values).returning(interview_sessions))
+                ).one()
+        except IntegrityError as error:
+            existing = await self.active_for(record.user_id, record.context) if record.active else None
+            if existing is None:
+                raise
+            raise SessionAlreadyActiveError(existing.id) from error
+        return session_from_row(row)
+
+    async def save(self, record: SessionRecord) -> SessionRecord:
+        if record.id is None:
+            raise SessionNotFoundError(None)
+        now = self.clock.now()
+        try:
+            async with write_transaction(self.engine) as connection:
+                row = (
+                    await connection.execute(
+                        update(interview_sessions)
+                        .where(interview_sessions.c.id == record.id)
+                        .values(_mutable_values(record, now))
+                        .returning(interview_sessions)
+                    )
+                ).first()
+        except IntegrityError as error:  # re-activating while another session is active in that context
+            existing = await self.active_for(record.user_id, record.context)
+            raise SessionAlreadyActiveError(existing.id if existing else None) from error
+        if row is None:
+            raise SessionNotFoundError(record.id)
+        return session_from_row(row)
+
+    async def get(self, session_id: int) -> SessionRecord:
+        async with self.engine.connect() as connection:
+            row = (
+                await connection.execute(select(interview_sessions).where(interview_sessions.c.id == session_id))
+            ).first()
+        if row is None:
+            raise SessionNotFoundError(session_id)
+        return session_from_row(row)
+
+    async def active_for(self, user_id: int, context: str) -> SessionRecord | None:
+        query = select(interview_sessions).where(
+            interview_sessions.c.user_id == user_id,
+            interview_sessions.c.context == context,
+            interview_sessions.c.active.is_(True),
+        )
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(query)).first()
+        return session_from_row(row) if row is not None else None
+
+    async def idle_since(self, cutoff: datetime, limit: int = 100) -> list[SessionRecord]:
+        query = (
+            select(interview_sessions)
+            .where(interview_sessions.c.active.is_(True), interview_sessions.c.updated_at < cutoff)
+            .order_by(interview_sessions.c.updated_at, interview_sessions.c.id)
+            .limit(limit)
+        )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [session_from_row(row) for row in rows]

@@ -1,0 +1,71 @@
+"""Every migration from an empty database, up and down, on both engines; head matches `tables.py`."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+
+from bot.storage.engine import create_engine
+from bot.storage.migrate import alembic_config, downgrade, upgrade
+from bot.storage.tables import metadata
+
+
+def _inspect(url: str) -> tuple[set[str], list[tuple[object, ...]], str | None]:
+    """Tables, the schema diff against `metadata`, and the current revision."""
+
+    async def run() -> tuple[set[str], list[tuple[object, ...]], str | None]:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as connection:
+
+                def sync(connection_: object) -> tuple[set[str], list[tuple[object, ...]], str | None]:
+                    context = MigrationContext.configure(connection_, opts={"compare_type": True})  # type: ignore[arg-type]
+                    tables = set(inspect(connection_).get_table_names())  # type: ignore[arg-type]
+                    diff = compare_metadata(context, metadata) if "alembic_version" in tables else []
+                    return tables, diff, context.get_current_revision()
+
+                return await connection.run_sync(sync)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _revisions() -> list[str]:
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return [revision.revision for revision in reversed(list(script.walk_revisions()))]
+
+
+def test_upgrade_to_head_creates_exactly_the_schema_in_tables_py(empty_db_url: str) -> None:
+    upgrade(empty_db_url)
+    tables, diff, revision = _inspect(empty_db_url)
+    assert tables == set(metadata.tables) | {"alembic_version"}
+    assert diff == []
+    assert revision == _revisions()[-1]
+
+
+def test_downgrade_to_base_removes_everything_and_upgrade_again_restores_it(empty_db_url: str) -> None:
+    upgrade(empty_db_url)
+    downgrade(empty_db_url, "base")
+    tables, _, revision = _inspect(empty_db_url)
+    assert tables <= {"alembic_version"}
+    assert revision is None
+    upgrade(empty_db_url)
+    tables, diff, _ = _inspect(empty_db_url)
+    assert tables == set(metadata.tables) | {"alembic_version"}
+    assert diff == []
+
+
+def test_each_revision_upgrades_and_downgrades_one_step_at_a_time(empty_db_url: str) -> None:
+    revisions = _revisions()
+    assert revisions[:2] == ["0001", "0002"]
+    for revision in revisions:
+        upgrade(empty_db_url, revision)
+        assert _inspect(empty_db_url)[2] == revision
+    for previous in [*reversed(revisions[:-1]), None]:
+        downgrade(empty_db_url, previous or "base")
+        assert _inspect(empty_db_url)[2] == previous
