@@ -59,8 +59,17 @@ def test_valid_bank_loads(tmp_path):
         ({"sources": ["12-3"]}, "sources.0", "pattern"),
         ({"id": "other.attention"}, None, "must start with its topic"),
     ],
-    ids=["difficulty", "unknown-key", "empty-question", "short-reference", "few-points", "long-point",
-         "no-follow-ups", "bad-source", "id-topic"],
+    ids=[
+        "difficulty",
+        "unknown-key",
+        "empty-question",
+        "short-reference",
+        "few-points",
+        "long-point",
+        "no-follow-ups",
+        "bad-source",
+        "id-topic",
+    ],
 )
 def test_each_problem_names_file_question_and_field(tmp_path, overrides, field, message):
     path = write_bank(tmp_path, "demo.yaml", [question(**overrides)])
