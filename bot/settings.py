@@ -9,11 +9,33 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import platformdirs
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 GraderChoice = Literal["auto", "llm", "offline"]
 DEFAULT_MODEL = "gpt-5-mini"
+StructuredOutputMode = Literal["auto", "json_schema", "json_object"]
+ReasoningEffort = Literal["minimal", "low", "medium", "high"]
+
+
+class ModelPrice(BaseModel):
+    """USD per 1M tokens; cached input is the discounted rate for prompt-cache hits."""
+
+    model_config = ConfigDict(frozen=True)
+
+    input: float = Field(ge=0)
+    cached_input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
+# Public list prices (USD per 1M tokens) when this was written; MOCKINTERVIEW_PRICES overrides or extends them.
+DEFAULT_PRICES: dict[str, ModelPrice] = {
+    "gpt-5-mini": ModelPrice(input=0.25, cached_input=0.025, output=2.00),
+    "gpt-5-nano": ModelPrice(input=0.05, cached_input=0.005, output=0.40),
+    "gpt-5": ModelPrice(input=1.25, cached_input=0.125, output=10.00),
+    "gpt-4.1-mini": ModelPrice(input=0.40, cached_input=0.10, output=1.60),
+    "gpt-4o-mini": ModelPrice(input=0.15, cached_input=0.075, output=0.60),
+}
 
 
 def default_database_url() -> str:
@@ -57,6 +79,10 @@ class Settings(BaseSettings):
     llm_concurrency: int = Field(default=8, ge=1)
     llm_tokens_per_minute: int = Field(default=200_000, ge=1_000)
     answer_token_budget: int = Field(default=1_200, ge=50)
+    llm_max_output_tokens: int = Field(default=4_000, ge=256)  # reasoning models spend part of it thinking
+    llm_reasoning_effort: ReasoningEffort | None = None  # sent only when set: not every server accepts it
+    llm_structured_output: StructuredOutputMode = "auto"  # auto: json_schema, JSON mode if the server rejects it
+    prices: dict[str, ModelPrice] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
@@ -68,6 +94,12 @@ class Settings(BaseSettings):
             return [Path(part).expanduser() for part in value.split(":") if part.strip()]
         return value
 
+    @field_validator("prices", mode="after")
+    @classmethod
+    def _prices_extend_defaults(cls, value: dict[str, ModelPrice]) -> dict[str, ModelPrice]:
+        # An override names only the models it changes; the defaults stay for the rest.
+        return {**DEFAULT_PRICES, **value}
+
     @field_validator("openai_base_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
@@ -78,3 +110,21 @@ class Settings(BaseSettings):
         if self.grader == "auto":
             return "llm" if (self.openai_api_key or self.openai_base_url) else "offline"
         return self.grader
+
+    # --- Discord adapter (issue 6) -------------------------------------------------------------------------------
+    # For tests and self-hosted gateways only: the REST base URL (e.g. http://127.0.0.1:8080/api/v10). The gateway
+    # URL is then taken from that server's /gateway/bot. Leave unset for real Discord.
+    discord_api_base: str | None = None
+    # Read plain messages as answers in guild interview threads (needs the privileged Message Content intent to be
+    # enabled for the application in the Developer Portal). DMs work without it.
+    discord_message_content: bool = False
+    # Run guild interviews in a private thread per candidate (falls back to ephemeral replies when not allowed).
+    discord_use_threads: bool = True
+    # Per-user rate limit on commands and buttons: at most `rate` uses per `per_s` seconds.
+    discord_cooldown_rate: int = Field(default=6, ge=1)
+    discord_cooldown_per_s: float = Field(default=20.0, gt=0)
+    # Answers a user may have graded by the LLM per UTC day (0 = unlimited). The offline grader has no quota.
+    daily_llm_quota: int = Field(default=40, ge=0)
+    # Background grading in the bot process: concurrent grading jobs and how often idle loops poll the queue.
+    grading_concurrency: int = Field(default=4, ge=1)
+    queue_poll_interval_s: float = Field(default=1.0, gt=0)

@@ -44,3 +44,14 @@ def cli_env(database_url: str) -> dict[str, str]:
     env["COLUMNS"] = "80"
     env["NO_COLOR"] = "1"
     return env
+
+
+# --- LLM grading (issue 3) ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def offline_grader():
+    """One real offline grader per test session: its model loads in ~0.4 s and caches key-point embeddings."""
+    from bot.grading.offline import OfflineGrader
+
+    return OfflineGrader()

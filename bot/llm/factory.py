@@ -1,0 +1,31 @@
+"""Builds the LLM grader the product uses from `Settings` (called by `bot.wiring`)."""
+
+from __future__ import annotations
+
+from openai import AsyncOpenAI
+
+from bot.core.errors import UserFacingError
+from bot.core.ports import Grader
+from bot.llm.fallback import LLMGraderWithFallback
+from bot.llm.grader import OpenAIGrader
+from bot.settings import Settings
+
+# Local OpenAI-compatible servers (Ollama, vLLM, llama.cpp) ignore the key, but the SDK requires one.
+LOCAL_SERVER_API_KEY = "not-needed"
+
+
+def build_client(settings: Settings) -> AsyncOpenAI:
+    if settings.openai_api_key is None and settings.openai_base_url is None:
+        raise UserFacingError("The LLM grader needs OPENAI_API_KEY or OPENAI_BASE_URL; or use --grader offline.")
+    api_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else LOCAL_SERVER_API_KEY
+    return AsyncOpenAI(
+        api_key=api_key,
+        base_url=settings.openai_base_url,
+        timeout=settings.llm_timeout_s,
+        max_retries=settings.llm_max_retries,
+    )
+
+
+def build_llm_grader(settings: Settings, fallback: Grader) -> Grader:
+    """The OpenAI-compatible grader, guarded by and falling back to `fallback` (the offline grader)."""
+    return LLMGraderWithFallback(OpenAIGrader(build_client(settings), settings), fallback)

@@ -1,0 +1,239 @@
+"""`OpenAIGrader`: grades an answer with any OpenAI-compatible chat model, or raises; it never invents a score."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+import openai
+from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletion
+from openai.types.completion_usage import CompletionUsage
+from pydantic import ValidationError
+
+from bot.core.errors import GraderUnavailableError
+from bot.core.models import GradeResult, Rubric, TokenUsage
+from bot.llm.errors import LLMOutputError, LLMUnavailableError
+from bot.llm.limits import TokenRateLimiter
+from bot.llm.prompts import GraderPrompt
+from bot.llm.schema import GRADER_NAME, LLMGrade
+from bot.llm.tokens import (
+    count_message_tokens,
+    cut_notice,
+    encoding_for_model,
+    estimate_cost,
+    fit_to_budget,
+    price_for,
+)
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ANSWER_CUT_FLAG = "answer-cut"
+_JSON_SCHEMA_HINTS = ("json_schema", "response_format", "structured")
+# JSON mode has no schema parameter, so the schema goes in the (static, cacheable) system message.
+_SCHEMA_HINT = "\n\nThe JSON object must match this JSON Schema:\n" + json.dumps(
+    LLMGrade.model_json_schema(), separators=(",", ":")
+)
+
+
+class OpenAIGrader:
+    """Implements `core.ports.Grader` over `AsyncOpenAI`; the SDK does timeouts and retries (with Retry-After)."""
+
+    name = GRADER_NAME
+
+    def __init__(
+        self,
+        client: AsyncOpenAI,
+        settings: Settings,
+        *,
+        prompt: GraderPrompt | None = None,
+        limiter: TokenRateLimiter | None = None,
+    ) -> None:
+        self._client = client
+        self._settings = settings
+        self.model = settings.model
+        self._prompt = prompt or GraderPrompt.load()
+        self._encoding = encoding_for_model(settings.model)
+        self._price = price_for(settings.model, settings.prices)
+        self._semaphore = asyncio.Semaphore(settings.llm_concurrency)
+        self._limiter = limiter or TokenRateLimiter(settings.llm_tokens_per_minute)
+        # "auto" starts with json_schema and switches for good once the server rejects it.
+        self._use_json_schema = settings.llm_structured_output != "json_object"
+
+    @property
+    def prompt_version(self) -> str:
+        return self._prompt.prompt_version
+
+    async def grade(self, rubric: Rubric, answer: str) -> GradeResult:
+        started = time.perf_counter()
+        budgeted = fit_to_budget(answer.strip(), self._settings.answer_token_budget, self._encoding)
+        messages = self._prompt.render(rubric, budgeted.text).messages
+        async with self._semaphore:
+            llm_grade, usage = await self._grade_with_one_reask(rubric, messages)
+        result = llm_grade.to_grade_result(
+            rubric,
+            model=self.model,
+            prompt_version=self.prompt_version,
+            usage=self._with_cost(usage),
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
+        if budgeted.was_cut:
+            result = result.model_copy(
+                update={"notices": [*result.notices, cut_notice(budgeted)], "flags": [*result.flags, ANSWER_CUT_FLAG]}
+            )
+        return result
+
+    async def _grade_with_one_reask(
+        self, rubric: Rubric, messages: list[dict[str, str]]
+    ) -> tuple[LLMGrade, TokenUsage]:
+        usage = TokenUsage()
+        conversation = list(messages)
+        for attempt in (1, 2):
+            completion_usage, reply = await self._ask(conversation)
+            usage = _add_usage(usage, completion_usage)
+            problem = reply if isinstance(reply, str) else _mismatch(reply, rubric)
+            if problem is None and isinstance(reply, LLMGrade):
+                return reply, usage
+            log.warning("grader output invalid (attempt %d): %s", attempt, problem)
+            reask = f"Your reply was invalid: {problem}\nReply again with the complete, corrected JSON object."
+            conversation = [*messages, {"role": "user", "content": reask}]
+        raise LLMOutputError(f"the model's output stayed invalid after one re-ask: {problem}")
+
+    async def _ask(self, messages: list[dict[str, str]]) -> tuple[CompletionUsage | None, LLMGrade | str]:
+        """One chat request: its usage, and the grade or a description of what was wrong with the reply."""
+        await self._limiter.acquire(count_message_tokens(messages, self._encoding))
+        if self._use_json_schema:
+            try:
+                return await self._ask_structured(messages)
+            except openai.BadRequestError as exc:
+                if self._settings.llm_structured_output != "auto" or not _rejects_json_schema(exc):
+                    raise _config_error(exc) from exc
+                log.warning("server rejected json_schema output; using JSON mode from now on: %s", exc.message)
+                self._use_json_schema = False
+        return await self._ask_json_mode(messages)
+
+    async def _ask_structured(self, messages: list[dict[str, str]]) -> tuple[CompletionUsage | None, LLMGrade | str]:
+        try:
+            completion = await self._client.chat.completions.parse(
+                **self._request_options(messages), response_format=LLMGrade
+            )
+        except ValidationError as exc:
+            # The SDK validates while parsing and drops the reply (and its usage); the re-ask names the problem.
+            return None, _describe_validation_error(exc)
+        except openai.LengthFinishReasonError as exc:
+            raise _length_error() from exc
+        except openai.ContentFilterFinishReasonError as exc:
+            raise LLMOutputError("the provider's content filter stopped the reply", retryable=False) from exc
+        except openai.BadRequestError:
+            raise
+        except openai.OpenAIError as exc:
+            raise _service_error(exc) from exc
+        message = completion.choices[0].message
+        if message.refusal:
+            raise LLMOutputError(f"the model refused to grade: {message.refusal}", retryable=False)
+        if message.parsed is None:
+            return completion.usage, "the reply was empty"
+        return completion.usage, message.parsed
+
+    async def _ask_json_mode(self, messages: list[dict[str, str]]) -> tuple[CompletionUsage | None, LLMGrade | str]:
+        with_schema = [{**messages[0], "content": messages[0]["content"] + _SCHEMA_HINT}, *messages[1:]]
+        try:
+            completion: ChatCompletion = await self._client.chat.completions.create(
+                **self._request_options(with_schema), response_format={"type": "json_object"}
+            )
+        except openai.BadRequestError as exc:
+            raise _config_error(exc) from exc
+        except openai.OpenAIError as exc:
+            raise _service_error(exc) from exc
+        choice = completion.choices[0]
+        if choice.finish_reason == "length":
+            raise _length_error()
+        if choice.message.refusal:
+            raise LLMOutputError(f"the model refused to grade: {choice.message.refusal}", retryable=False)
+        try:
+            return completion.usage, LLMGrade.model_validate_json(choice.message.content or "")
+        except ValidationError as exc:
+            return completion.usage, _describe_validation_error(exc)
+
+    def _request_options(self, messages: list[dict[str, str]]) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "max_completion_tokens": self._settings.llm_max_output_tokens,
+        }
+        if self._settings.llm_reasoning_effort is not None:
+            options["reasoning_effort"] = self._settings.llm_reasoning_effort
+        return options
+
+    def _with_cost(self, usage: TokenUsage) -> TokenUsage:
+        cost = estimate_cost(
+            self._price,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cached_tokens=usage.cached_tokens,
+        )
+        return usage.model_copy(update={"cost_usd": round(cost, 8)})
+
+
+def _add_usage(total: TokenUsage, usage: CompletionUsage | None) -> TokenUsage:
+    if usage is None:
+        return total
+    details = usage.prompt_tokens_details
+    cached = (details.cached_tokens or 0) if details is not None else 0
+    return TokenUsage(
+        prompt_tokens=total.prompt_tokens + usage.prompt_tokens,
+        completion_tokens=total.completion_tokens + usage.completion_tokens,
+        cached_tokens=total.cached_tokens + cached,
+    )
+
+
+def _describe_validation_error(exc: ValidationError) -> str:
+    problems = [
+        f"{'.'.join(map(str, error['loc'])) or 'reply'}: {error['msg']}"
+        for error in exc.errors(include_url=False, include_input=False)
+    ]
+    return "; ".join(problems[:10])
+
+
+def _mismatch(grade: LLMGrade, rubric: Rubric) -> str | None:
+    try:
+        grade.check_against(rubric)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _rejects_json_schema(exc: openai.BadRequestError) -> bool:
+    text = f"{exc.message} {exc.body}".lower()
+    return any(hint in text for hint in _JSON_SCHEMA_HINTS)
+
+
+def _length_error() -> LLMOutputError:
+    return LLMOutputError(
+        "the reply hit the output token limit (raise MOCKINTERVIEW_LLM_MAX_OUTPUT_TOKENS)", retryable=False
+    )
+
+
+def _service_error(exc: openai.OpenAIError) -> GraderUnavailableError:
+    """Down (fall back) for timeouts, connection errors, 429 and 5xx; a configuration problem otherwise."""
+    if isinstance(exc, openai.APITimeoutError):
+        return LLMUnavailableError("the LLM did not answer in time")
+    if isinstance(exc, openai.APIConnectionError):
+        return LLMUnavailableError("could not reach the LLM server")
+    if isinstance(exc, openai.RateLimitError):
+        return LLMUnavailableError("the LLM provider kept rate-limiting us")
+    if isinstance(exc, openai.InternalServerError):
+        return LLMUnavailableError(f"the LLM server failed ({exc.status_code})")
+    if isinstance(exc, openai.APIStatusError):
+        return _config_error(exc)
+    return LLMUnavailableError(f"the LLM call failed: {type(exc).__name__}")
+
+
+def _config_error(exc: openai.APIStatusError) -> GraderUnavailableError:
+    # 400/401/403/404: retrying or falling back would hide a misconfiguration (key, model name, base URL).
+    log.error("LLM request rejected (%s): %s", exc.status_code, exc.message)
+    return GraderUnavailableError(f"the LLM server rejected the request ({exc.status_code})", retryable=False)
