@@ -198,6 +198,7 @@ class Attempt(BaseModel):
     graded_at: datetime | None = None
     error: str | None = None
     hints_used: int = 0
+    kind: str = "answer"  # answer | follow_up | retry: what was being answered
 
 
 class AnswerSubmission(BaseModel):
@@ -212,6 +213,7 @@ class AnswerSubmission(BaseModel):
     session_id: int | None = None
     guild_id: int | None = None
     hints_used: int = 0
+    kind: str = "answer"  # answer | follow_up | retry
     delivery: dict[str, object] | None = None  # where the feedback goes (adapter-specific, e.g. channel ids)
 
 

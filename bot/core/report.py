@@ -1,0 +1,140 @@
+"""The end-of-interview report: overall score, per-topic breakdown, strongest and weakest points, what to study
+next (linked to bank questions), and the trend against the user's earlier answers."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.core.question_bank import QuestionBank
+from bot.core.session import InterviewSession, ItemKind, ItemOutcome, ItemResult
+
+FOLLOW_UP_WEIGHT = 0.2  # follow-up answers count for this share of their question's score
+STUDY_SUGGESTIONS = 3
+
+
+class QuestionScore(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    question_id: str
+    topic: str
+    question: str
+    score: float  # 0-10: best try at the main question, blended with follow-ups
+    outcome: ItemOutcome
+
+
+class TopicBreakdown(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    topic: str
+    questions: int
+    average: float
+
+
+class StudySuggestion(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    question_id: str
+    topic: str
+    focus: str  # the key point to study, or the question itself when nothing was answered
+
+
+class Report(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    session_id: int | None
+    overall: float  # 0-10 over every planned question asked (skips count as 0)
+    answered: int
+    skipped: int
+    questions: list[QuestionScore]
+    topics: list[TopicBreakdown]
+    strongest_points: list[str]
+    weakest_points: list[str]
+    study_next: list[StudySuggestion]
+    previous_average: float | None
+    trend: float | None  # overall - previous_average
+
+
+def question_scores(session: InterviewSession, bank: QuestionBank) -> list[QuestionScore]:
+    by_question: dict[str, list[ItemResult]] = defaultdict(list)
+    for result in session.results:
+        by_question[result.question_id].append(result)
+    scores: list[QuestionScore] = []
+    for question_id in session.asked_question_ids():
+        results = by_question.get(question_id, [])
+        if not results:
+            continue  # asked when the interview ended, never answered nor skipped
+        main = [r for r in results if r.kind in (ItemKind.MAIN, ItemKind.RETRY)]
+        follow_ups = [r.score for r in results if r.kind == ItemKind.FOLLOW_UP and r.outcome == ItemOutcome.GRADED]
+        best_main = max((r.score for r in main), default=0.0)
+        score = best_main
+        if follow_ups:
+            score = (1 - FOLLOW_UP_WEIGHT) * best_main + FOLLOW_UP_WEIGHT * (sum(follow_ups) / len(follow_ups))
+        outcome = max(main, key=lambda r: r.score).outcome if main else ItemOutcome.SKIPPED
+        question = bank.questions.get(question_id)
+        scores.append(
+            QuestionScore(
+                question_id=question_id,
+                topic=question.topic if question else results[0].topic,
+                question=question.question if question else question_id,
+                score=round(score, 2),
+                outcome=outcome,
+            )
+        )
+    return scores
+
+
+def build_report(session: InterviewSession, bank: QuestionBank, previous_scores: Sequence[float] = ()) -> Report:
+    scores = question_scores(session, bank)
+    overall = round(sum(s.score for s in scores) / len(scores), 2) if scores else 0.0
+    topics: dict[str, list[float]] = defaultdict(list)
+    for s in scores:
+        topics[s.topic].append(s.score)
+    covered: dict[str, int] = defaultdict(int)
+    missed: dict[str, int] = defaultdict(int)
+    for result in session.results:
+        for point in result.key_points_covered:
+            covered[point] += 1
+        for point in result.key_points_missed:
+            missed[point] += 1
+    previous = round(sum(previous_scores) / len(previous_scores), 2) if previous_scores else None
+    return Report(
+        session_id=session.id,
+        overall=overall,
+        answered=sum(1 for s in scores if s.outcome in (ItemOutcome.GRADED, ItemOutcome.FAILED)),
+        skipped=sum(1 for s in scores if s.outcome in (ItemOutcome.SKIPPED, ItemOutcome.REVEALED)),
+        questions=scores,
+        topics=[
+            TopicBreakdown(topic=t, questions=len(v), average=round(sum(v) / len(v), 2))
+            for t, v in sorted(topics.items())
+        ],
+        strongest_points=sorted(covered, key=lambda p: -covered[p])[:3],
+        weakest_points=sorted(missed, key=lambda p: -missed[p])[:3],
+        study_next=_study_next(session, scores),
+        previous_average=previous,
+        trend=round(overall - previous, 2) if previous is not None and scores else None,
+    )
+
+
+def _study_next(session: InterviewSession, scores: Sequence[QuestionScore]) -> list[StudySuggestion]:
+    """The weakest questions first; for each, the key points missed (or the question itself if skipped)."""
+    suggestions: list[StudySuggestion] = []
+    missed_by_question: dict[str, list[str]] = defaultdict(list)
+    for result in session.results:
+        for point in result.key_points_missed:
+            if point not in missed_by_question[result.question_id]:
+                missed_by_question[result.question_id].append(point)
+    weak = [s for s in sorted(scores, key=lambda s: s.score) if s.score < 8.5]
+    focuses = {s.question_id: missed_by_question.get(s.question_id) or [s.question] for s in weak}
+    # One point per weak question first, so the three suggestions span questions rather than repeat one.
+    for round_index in range(max((len(f) for f in focuses.values()), default=0)):
+        for s in weak:
+            if round_index < len(focuses[s.question_id]):
+                suggestions.append(
+                    StudySuggestion(question_id=s.question_id, topic=s.topic, focus=focuses[s.question_id][round_index])
+                )
+                if len(suggestions) == STUDY_SUGGESTIONS:
+                    return suggestions
+    return suggestions

@@ -1,0 +1,479 @@
+"""InterviewService: the one engine every adapter (terminal, Discord) drives.
+
+It owns the session state machine, question selection, follow-ups, hints, spaced repetition and reports.
+Answers are saved (with their grading job) before grading; grading happens elsewhere — inline for the terminal,
+in the durable queue's workers for Discord — and reports back through `record_grade`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from bot.core.errors import (
+    InvalidTransitionError,
+    NoQuestionsError,
+    SessionAlreadyActiveError,
+    UserFacingError,
+)
+from bot.core.models import (
+    AnswerSubmission,
+    Attempt,
+    AttemptStatus,
+    DueReview,
+    Question,
+    Rubric,
+    SessionRecord,
+    Transport,
+    Verdict,
+)
+from bot.core.ports import AttemptRepository, Clock, SessionRepository, SystemClock
+from bot.core.question_bank import QuestionBank
+from bot.core.report import Report, build_report
+from bot.core.review import schedule
+from bot.core.selection import UserKnowledge, choose_questions
+from bot.core.session import (
+    InterviewSession,
+    Item,
+    ItemKind,
+    ItemOutcome,
+    ItemResult,
+    Mode,
+    SessionConfig,
+    SessionState,
+)
+
+KNOWLEDGE_WINDOW = 500  # recent attempts that inform selection and trends
+LATE_ANSWER_FACTOR = 0.5  # an answer after the per-question time limit earns half credit
+MIN_SCORE_FOR_FOLLOW_UP = 3.0  # probing deeper after a blank answer teaches nothing
+
+
+class ReviewRepository(Protocol):
+    async def get_review(self, user_id: int, question_id: str) -> DueReview | None: ...
+
+    async def upsert_review(
+        self, user_id: int, question_id: str, card: dict[str, object], due_at: datetime, last_score: float | None = None
+    ) -> None: ...
+
+    async def due_reviews(self, user_id: int, *, now: datetime | None = None, limit: int = 20) -> list[DueReview]: ...
+
+
+class NotYourSessionError(UserFacingError):
+    def __init__(self) -> None:
+        super().__init__("This interview belongs to someone else. Start your own with /interview start.")
+
+
+class NothingDueError(UserFacingError):
+    def __init__(self) -> None:
+        super().__init__("Nothing is due for review right now. Practise new questions, and come back later!")
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a session runs: one active session per user per context."""
+
+    context: str  # "terminal", "dm", "guild:<id>"
+    transport: Transport
+    guild_id: int | None = None
+    channel_id: int | None = None
+    thread_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """What the candidate should see now."""
+
+    session_id: int
+    question: Question
+    item: Item
+    number: int
+    total: int
+    hints_left: int
+
+
+@dataclass(frozen=True)
+class SessionView:
+    session: InterviewSession
+    record: SessionRecord
+    prompt: Prompt | None  # set while a question awaits an answer
+    report: Report | None = None  # set once the session is over
+
+
+class InterviewService:
+    def __init__(
+        self,
+        bank: QuestionBank,
+        sessions: SessionRepository,
+        attempts: AttemptRepository,
+        reviews: ReviewRepository,
+        *,
+        clock: Clock | None = None,
+        rng_factory: Callable[[], random.Random] = random.Random,
+        config: SessionConfig | None = None,
+    ) -> None:
+        self.bank = bank
+        self.sessions = sessions
+        self.attempts = attempts
+        self.reviews = reviews
+        self.clock = clock or SystemClock()
+        self.rng_factory = rng_factory
+        self.config = config or SessionConfig()
+
+    # -- starting -------------------------------------------------------------------------------------------
+
+    async def start(
+        self,
+        user_id: int,
+        where: Where,
+        mode: Mode,
+        *,
+        topic: str | None = None,
+        difficulty: str | None = None,
+        count: int = 5,
+        config: SessionConfig | None = None,
+    ) -> SessionView:
+        """Start a session and ask its first question. Raises `SessionAlreadyActiveError` if one is running."""
+        existing = await self.sessions.active_for(user_id, where.context)
+        if existing is not None:
+            raise SessionAlreadyActiveError(existing.id)
+        plan = await self._plan(user_id, mode, topic, difficulty, 1 if mode == Mode.PRACTICE else count)
+        now = self.clock.now()
+        session = InterviewSession(
+            user_id=user_id,
+            mode=mode,
+            plan=[q.id for q in plan],
+            config=config or self.config,
+            topic=topic,
+            difficulty=difficulty,
+            created_at=now,
+            last_activity_at=now,
+        )
+        session.ask(self._main_item(plan[0]), now)
+        record = await self.sessions.create(self._record(session, where))
+        session.id = record.id
+        return await self._save(session, record)
+
+    async def _plan(
+        self, user_id: int, mode: Mode, topic: str | None, difficulty: str | None, count: int
+    ) -> list[Question]:
+        rng = self.rng_factory()
+        knowledge = UserKnowledge.from_attempts(await self.attempts.history(user_id, limit=KNOWLEDGE_WINDOW))
+        if mode == Mode.REVIEW:
+            due = await self.reviews.due_reviews(user_id, now=self.clock.now(), limit=count)
+            due_ids = [d.question_id for d in due if d.question_id in self.bank.questions]
+            if not due_ids:
+                raise NothingDueError
+            pool = [self.bank.questions[qid] for qid in due_ids]
+            return choose_questions(pool, count, knowledge, rng, due_first=due_ids)
+        pool = self.bank.filter(topic, difficulty)
+        if not pool:
+            raise NoQuestionsError("No question matches that topic and difficulty.")
+        return choose_questions(pool, count, knowledge, rng)
+
+    # -- answering ------------------------------------------------------------------------------------------
+
+    async def submit_answer(
+        self, session_id: int, user_id: int, text: str, *, delivery: dict[str, object] | None = None
+    ) -> Attempt:
+        """Save the answer with its grading job (before any grading) and move the session to GRADING."""
+        session, record = await self._load_owned(session_id, user_id)
+        if session.state != SessionState.AWAITING_ANSWER or session.current is None:
+            raise UserFacingError("There's no question waiting for an answer in this interview right now.")
+        if not text.strip():
+            raise UserFacingError("Your answer is empty. Type an answer, or skip the question.")
+        question = self.bank.get(session.current.question_id)
+        attempt = await self.attempts.submit_answer(
+            AnswerSubmission(
+                user_id=user_id,
+                question_id=question.id,
+                topic=question.topic,
+                answer=text,
+                session_id=session_id,
+                guild_id=record.guild_id,
+                hints_used=session.hints_used,
+                kind=session.current.kind.value,
+                delivery=delivery,
+            )
+        )
+        session.answer_submitted(attempt.id, self.clock.now())
+        await self._save(session, record)
+        return attempt
+
+    async def rubric_for(self, attempt: Attempt) -> Rubric:
+        """The rubric to grade an attempt against: the question's, with the follow-up's wording for follow-ups."""
+        question = self.bank.get(attempt.question_id)
+        rubric = Rubric.from_question(question)
+        if attempt.kind != ItemKind.FOLLOW_UP.value or attempt.session_id is None:
+            return rubric
+        session, _ = await self._load(attempt.session_id)
+        if session.current is not None and session.pending_attempt_id == attempt.id:
+            # A follow-up probes one aspect: grade it against the question's material without demanding every
+            # key point of the main question (the graders derive checkable points from the reference).
+            return Rubric(
+                question=session.current.prompt,
+                reference_answer=question.reference_answer,
+                misconceptions=tuple(question.misconceptions),
+                question_id=question.id,
+            )
+        return rubric
+
+    async def record_grade(self, attempt: Attempt) -> SessionView | None:
+        """Called once an attempt is graded (or failed for good): GRADING → FEEDBACK, and schedule its review.
+
+        Returns None for attempts outside a session or already recorded (idempotent for redelivery)."""
+        now = self.clock.now()
+        view: SessionView | None = None
+        if attempt.session_id is not None:
+            session, record = await self._load(attempt.session_id)
+            if session.state != SessionState.GRADING or session.pending_attempt_id != attempt.id:
+                return None  # already recorded: a redelivered notification changes nothing
+            session.graded(self._result_for(session, attempt), now)
+            view = await self._save(session, record)
+        if attempt.status == AttemptStatus.GRADED and attempt.grade is not None and attempt.kind != ItemKind.FOLLOW_UP:
+            await self._schedule_review(attempt.user_id, attempt.question_id, attempt.grade.score, now)
+        return view
+
+    async def _schedule_review(self, user_id: int, question_id: str, score: float | None, now: datetime) -> None:
+        existing = await self.reviews.get_review(user_id, question_id)
+        card, due_at = schedule(existing.card if existing else None, score, now)
+        await self.reviews.upsert_review(user_id, question_id, card, due_at, score)
+
+    def _result_for(self, session: InterviewSession, attempt: Attempt) -> ItemResult:
+        item = session.current
+        kind = item.kind if item else ItemKind.MAIN
+        question = self.bank.questions.get(attempt.question_id)
+        if attempt.grade is None:
+            return ItemResult(
+                question_id=attempt.question_id,
+                kind=kind,
+                outcome=ItemOutcome.FAILED,
+                attempt_id=attempt.id,
+                hints_used=attempt.hints_used,
+                topic=attempt.topic,
+            )
+        raw = attempt.grade.score
+        score = max(0.0, raw - session.config.hint_penalty * attempt.hints_used)
+        deadline = session.deadline()
+        if deadline is not None and attempt.created_at > deadline:
+            score *= LATE_ANSWER_FACTOR
+        return ItemResult(
+            question_id=attempt.question_id,
+            kind=kind,
+            outcome=ItemOutcome.GRADED,
+            attempt_id=attempt.id,
+            raw_score=raw,
+            hints_used=attempt.hints_used,
+            score=round(score, 2),
+            topic=question.topic if question else attempt.topic,
+            key_points_covered=[kp.key_point for kp in attempt.grade.verdicts(Verdict.COVERED)],
+            key_points_missed=[
+                kp.key_point for kp in attempt.grade.key_points if kp.verdict in (Verdict.MISSING, Verdict.INCORRECT)
+            ],
+            suggested_follow_up=attempt.grade.follow_up,
+        )
+
+    # -- hints, skip, reveal, retry, next, end ---------------------------------------------------------------
+
+    async def hint(self, session_id: int, user_id: int) -> str:
+        session, record = await self._load_owned(session_id, user_id)
+        if session.current is None:
+            raise UserFacingError("There's no question to give a hint for.")
+        hints = self.bank.get(session.current.question_id).hints
+        if session.state == SessionState.AWAITING_ANSWER and session.hints_used >= len(hints):
+            raise UserFacingError("No more hints for this question.")
+        try:
+            index = session.use_hint(len(hints), self.clock.now())
+        except InvalidTransitionError as exc:
+            raise UserFacingError(str(exc).capitalize() + ".") from None
+        await self._save(session, record)
+        penalty = session.config.hint_penalty
+        return f"{hints[index]} (hints cost {penalty:g} point each)" if penalty else hints[index]
+
+    async def skip(self, session_id: int, user_id: int) -> SessionView:
+        """Skip the current question and move on (skips count as 0 in the report)."""
+        return await self._give_up(session_id, user_id, ItemOutcome.SKIPPED, move_on=True)
+
+    async def reveal(self, session_id: int, user_id: int) -> tuple[Question, SessionView]:
+        """Show the model answer; the question counts as not answered. Moves to FEEDBACK (Next continues)."""
+        view = await self._give_up(session_id, user_id, ItemOutcome.REVEALED, move_on=False)
+        return self.bank.get(view.session.results[-1].question_id), view
+
+    async def _give_up(self, session_id: int, user_id: int, outcome: ItemOutcome, *, move_on: bool) -> SessionView:
+        session, record = await self._load_owned(session_id, user_id)
+        if session.state != SessionState.AWAITING_ANSWER or session.current is None:
+            raise UserFacingError("There's no question waiting for an answer right now.")
+        now = self.clock.now()
+        item = session.current
+        question = self.bank.get(item.question_id)
+        session.skipped(
+            ItemResult(
+                question_id=item.question_id,
+                kind=item.kind,
+                outcome=outcome,
+                hints_used=session.hints_used,
+                topic=question.topic,
+                key_points_missed=list(question.key_points) if item.kind != ItemKind.FOLLOW_UP else [],
+            ),
+            now,
+        )
+        if item.kind != ItemKind.FOLLOW_UP:
+            await self._schedule_review(user_id, item.question_id, None, now)
+        if move_on:
+            return await self._advance(session, record, follow_up=False)
+        return await self._save(session, record)
+
+    async def next(self, session_id: int, user_id: int) -> SessionView:
+        """After feedback: ask a follow-up when one is due, else the next question; finish after the last."""
+        session, record = await self._load_owned(session_id, user_id)
+        if session.state == SessionState.GRADING:
+            raise UserFacingError("Your answer is still being graded; the feedback will arrive in a moment.")
+        if session.state != SessionState.FEEDBACK:
+            raise UserFacingError("Answer the current question first, or skip it.")
+        return await self._advance(session, record, follow_up=True)
+
+    async def retry(self, session_id: int, user_id: int) -> SessionView:
+        """Answer the same question again; the best try counts and history keeps all of them."""
+        session, record = await self._load_owned(session_id, user_id)
+        last = session.last_result()
+        if session.state != SessionState.FEEDBACK or last is None:
+            raise UserFacingError("You can retry a question once its feedback is shown.")
+        question = self.bank.get(last.question_id)
+        now = self.clock.now()
+        session.stay(now)
+        session.ask(Item(question_id=question.id, kind=ItemKind.RETRY, prompt=question.question), now)
+        return await self._save(session, record)
+
+    async def _advance(self, session: InterviewSession, record: SessionRecord, *, follow_up: bool) -> SessionView:
+        now = self.clock.now()
+        follow_up_item = self._follow_up(session) if follow_up else None
+        if follow_up_item is not None:
+            session.stay(now)
+            session.ask(follow_up_item, now)
+        elif session.advance(now):
+            session.ask(self._main_item(self.bank.get(session.plan[session.position])), now)
+        return await self._save(session, record)
+
+    def _follow_up(self, session: InterviewSession) -> Item | None:
+        last = session.last_result()
+        if session.mode != Mode.INTERVIEW or last is None or last.outcome != ItemOutcome.GRADED:
+            return None
+        if last.score < MIN_SCORE_FOR_FOLLOW_UP:
+            return None
+        done = session.follow_ups_done(last.question_id)
+        if done >= session.config.follow_up_depth:
+            return None
+        question = self.bank.get(last.question_id)
+        # The LLM's suggestion fits the actual answer best; else the bank's next unused follow-up.
+        bank_follow_up = question.follow_ups[done] if done < len(question.follow_ups) else None
+        text = last.suggested_follow_up or bank_follow_up
+        if text is None:
+            return None
+        return Item(question_id=question.id, kind=ItemKind.FOLLOW_UP, prompt=text, depth=done + 1)
+
+    async def end(self, session_id: int, user_id: int) -> SessionView:
+        """End the interview now and build its report (answers already submitted still get graded)."""
+        session, record = await self._load_owned(session_id, user_id)
+        if not session.live:
+            return await self._view(session, record)
+        session.finish(self.clock.now())
+        return await self._save(session, record)
+
+    async def expire_idle(self) -> list[int]:
+        """Expire sessions idle longer than their timeout; returns their ids (run periodically by adapters)."""
+        now = self.clock.now()
+        expired: list[int] = []
+        for record in await self.sessions.idle_since(now - _timeout(self.config), limit=100):
+            session = InterviewSession.model_validate(record.snapshot)
+            if session.is_idle(now):
+                session.id = record.id
+                session.expire(now)
+                await self._save(session, record)
+                expired.append(record.id or 0)
+        return expired
+
+    # -- reading --------------------------------------------------------------------------------------------
+
+    async def get(self, session_id: int) -> SessionView:
+        session, record = await self._load(session_id)
+        return await self._view(session, record)
+
+    async def active(self, user_id: int, context: str) -> SessionView | None:
+        record = await self.sessions.active_for(user_id, context)
+        if record is None:
+            return None
+        return await self._view(self._session_of(record), record)
+
+    async def report(self, session_id: int) -> Report:
+        session, _ = await self._load(session_id)
+        return await self._report(session)
+
+    async def _report(self, session: InterviewSession) -> Report:
+        history = await self.attempts.history(session.user_id, limit=KNOWLEDGE_WINDOW)
+        previous = [a.grade.score for a in history if a.grade is not None and a.created_at < session.created_at]
+        return build_report(session, self.bank, previous)
+
+    # -- persistence ----------------------------------------------------------------------------------------
+
+    def _main_item(self, question: Question) -> Item:
+        return Item(question_id=question.id, kind=ItemKind.MAIN, prompt=question.question)
+
+    def _record(self, session: InterviewSession, where: Where) -> SessionRecord:
+        return SessionRecord(
+            id=session.id,
+            user_id=session.user_id,
+            context=where.context,
+            transport=where.transport,
+            mode=session.mode.value,
+            state=session.state.value,
+            active=session.live,
+            snapshot=session.model_dump(mode="json"),
+            guild_id=where.guild_id,
+            channel_id=where.channel_id,
+            thread_id=where.thread_id,
+        )
+
+    async def _save(self, session: InterviewSession, record: SessionRecord) -> SessionView:
+        stored = await self.sessions.save(
+            record.model_copy(
+                update={
+                    "state": session.state.value,
+                    "active": session.live,
+                    "snapshot": session.model_dump(mode="json"),
+                    "finished_at": session.finished_at,
+                }
+            )
+        )
+        return await self._view(session, stored)
+
+    async def _view(self, session: InterviewSession, record: SessionRecord) -> SessionView:
+        prompt = None
+        if session.state == SessionState.AWAITING_ANSWER and session.current is not None and session.id is not None:
+            question = self.bank.get(session.current.question_id)
+            hints_left = len(question.hints) - session.hints_used
+            prompt = Prompt(session.id, question, session.current, session.number, session.total, hints_left)
+        report = await self._report(session) if not session.live else None
+        return SessionView(session=session, record=record, prompt=prompt, report=report)
+
+    def _session_of(self, record: SessionRecord) -> InterviewSession:
+        session = InterviewSession.model_validate(record.snapshot)
+        session.id = record.id
+        return session
+
+    async def _load(self, session_id: int) -> tuple[InterviewSession, SessionRecord]:
+        record = await self.sessions.get(session_id)
+        return self._session_of(record), record
+
+    async def _load_owned(self, session_id: int, user_id: int) -> tuple[InterviewSession, SessionRecord]:
+        session, record = await self._load(session_id)
+        if record.user_id != user_id:
+            raise NotYourSessionError
+        if not session.live:
+            raise UserFacingError("This interview has ended. Start a new one any time.")
+        return session, record
+
+
+def _timeout(config: SessionConfig) -> timedelta:
+    return timedelta(seconds=config.idle_timeout_s)
