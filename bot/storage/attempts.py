@@ -65,6 +65,7 @@ def attempt_from_row(row: Row[Any]) -> Attempt:
         graded_at=row.graded_at,
         error=row.error,
         hints_used=row.hints_used,
+        kind=row.kind,
     )
 
 
@@ -97,6 +98,7 @@ def _attempt_values(submission: AnswerSubmission, now: datetime) -> dict[str, An
         "answer": submission.answer,
         "status": AttemptStatus.PENDING.value,
         "hints_used": submission.hints_used,
+        "kind": submission.kind,
         # SQL NULL (not JSON null) when there is nowhere to deliver, so `delivery IS NULL` means "no target".
         "delivery": submission.delivery,
         "delivery_status": "none",
@@ -116,6 +118,7 @@ def _new_attempt(attempt_id: int, submission: AnswerSubmission, now: datetime) -
         session_id=submission.session_id,
         guild_id=submission.guild_id,
         hints_used=submission.hints_used,
+        kind=submission.kind,
     )
 
 

@@ -203,6 +203,23 @@ class SqlProgressRepository:
             for row in rows
         ]
 
+    async def get_review(self, user_id: int, question_id: str) -> DueReview | None:
+        """The schedule of one (user, question) card, due or not."""
+        query = select(review_schedules).where(
+            review_schedules.c.user_id == user_id, review_schedules.c.question_id == question_id
+        )
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(query)).first()
+        if row is None:
+            return None
+        return DueReview(
+            user_id=row.user_id,
+            question_id=row.question_id,
+            card=row.card,
+            due_at=row.due_at,
+            last_score=row.last_score,
+        )
+
     async def upsert_review(
         self,
         user_id: int,

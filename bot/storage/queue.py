@@ -75,12 +75,16 @@ class SqlGradingQueue:
             .order_by(grading_jobs.c.available_at, grading_jobs.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
+            # A materialized CTE runs once. As a plain `IN (subquery)`, PostgreSQL may rescan it, and with
+            # SKIP LOCKED each rescan finds *other* rows: one claim could lease more than `limit` jobs.
+            .cte("claimable")
+            .prefix_with("MATERIALIZED")
         )
         async with write_transaction(self.engine) as connection:
             leased = (
                 await connection.execute(
                     update(grading_jobs)
-                    .where(grading_jobs.c.id.in_(candidates.scalar_subquery()), grading_jobs.c.status == "queued")
+                    .where(grading_jobs.c.id.in_(select(candidates.c.id)), grading_jobs.c.status == "queued")
                     .values(
                         status="leased",
                         lease_owner=worker_id,
@@ -287,13 +291,19 @@ class SqlGradingQueue:
             or_(attempts.c.delivery_lease_expires_at.is_(None), attempts.c.delivery_lease_expires_at <= now),
         )
         candidates = (
-            select(attempts.c.id).where(free).order_by(attempts.c.id).limit(limit).with_for_update(skip_locked=True)
+            select(attempts.c.id)
+            .where(free)
+            .order_by(attempts.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .cte("deliverable")
+            .prefix_with("MATERIALIZED")  # run once: see claim_jobs
         )
         async with write_transaction(self.engine) as connection:
             rows = (
                 await connection.execute(
                     update(attempts)
-                    .where(attempts.c.id.in_(candidates.scalar_subquery()), free)
+                    .where(attempts.c.id.in_(select(candidates.c.id)), free)
                     .values(
                         delivery_lease_owner=worker_id,
                         delivery_lease_expires_at=now + timedelta(seconds=lease_seconds),
