@@ -1,18 +1,27 @@
-"""The composition root: builds the concrete bank, graders and storage from `Settings`."""
+"""The composition root: builds the concrete bank, graders, storage and the interview service from `Settings`."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
-from bot.core.ports import Grader
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.core.ports import Clock, Grader, SystemClock
 from bot.core.question_bank import QuestionBank, load_bank
+from bot.core.service import InterviewService
 from bot.grading.offline import OfflineGrader
 from bot.resources import builtin_bank_dir
 from bot.settings import Settings
+from bot.storage.accounts import SqlAccountRepository
 from bot.storage.attempts import SqlAttemptRepository
 from bot.storage.engine import create_engine
 from bot.storage.migrate import upgrade_async
+from bot.storage.privacy import SqlPrivacyRepository
+from bot.storage.progress import SqlProgressRepository
+from bot.storage.queue import SqlGradingQueue
+from bot.storage.sessions import SqlSessionRepository
 
 
 def build_bank(settings: Settings) -> QuestionBank:
@@ -30,13 +39,39 @@ def build_grader(settings: Settings, choice: str | None = None) -> Grader:
     return OfflineGrader()
 
 
+@dataclass(frozen=True)
+class Storage:
+    """Every repository over one engine."""
+
+    engine: AsyncEngine
+    attempts: SqlAttemptRepository
+    sessions: SqlSessionRepository
+    progress: SqlProgressRepository
+    accounts: SqlAccountRepository
+    privacy: SqlPrivacyRepository
+    queue: SqlGradingQueue
+
+
 @asynccontextmanager
-async def open_attempts(settings: Settings) -> AsyncIterator[SqlAttemptRepository]:
-    """The attempt repository over the configured database, migrated first when `auto_migrate` is on."""
+async def open_storage(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Storage]:
+    """All repositories over the configured database, migrated first when `auto_migrate` is on."""
     if settings.auto_migrate:
         await upgrade_async(settings.database_url)
     engine = create_engine(settings.database_url)
+    clock = clock or SystemClock()
     try:
-        yield SqlAttemptRepository(engine)
+        yield Storage(
+            engine=engine,
+            attempts=SqlAttemptRepository(engine, clock),
+            sessions=SqlSessionRepository(engine, clock),
+            progress=SqlProgressRepository(engine, clock),
+            accounts=SqlAccountRepository(engine, clock),
+            privacy=SqlPrivacyRepository(engine, clock),
+            queue=SqlGradingQueue(engine, clock),
+        )
     finally:
         await engine.dispose()
+
+
+def build_service(bank: QuestionBank, storage: Storage, clock: Clock | None = None) -> InterviewService:
+    return InterviewService(bank, storage.sessions, storage.attempts, storage.progress, clock=clock)

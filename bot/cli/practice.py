@@ -1,8 +1,9 @@
-"""`mockinterview practice`: a mock interview in the terminal (offline by default, no keys needed)."""
+"""`mockinterview practice` and `mockinterview history`: the terminal adapter (offline by default, no keys)."""
 
 from __future__ import annotations
 
 import asyncio
+import random
 import signal
 from typing import Annotated
 
@@ -10,9 +11,16 @@ import typer
 from rich.console import Console
 
 from bot.cli._app import app, friendly_errors, load_settings
-from bot.core.models import Difficulty
-from bot.terminal.practice import TerminalPractice, pick_questions
-from bot.wiring import build_bank, build_grader, open_attempts
+from bot.core.models import TERMINAL_USER_ID, Difficulty
+from bot.core.service import InterviewService
+from bot.core.session import Mode
+from bot.terminal.practice import InterviewRequest, TerminalInterview
+from bot.terminal.render import history_table
+from bot.wiring import build_bank, build_grader, open_storage
+
+
+def _console() -> Console:
+    return Console(width=min(Console().width, 100))
 
 
 @app.command("practice")
@@ -21,23 +29,56 @@ def practice(
     topic: Annotated[str | None, typer.Option(help="Only questions of this topic (see `bank stats`).")] = None,
     difficulty: Annotated[Difficulty | None, typer.Option(help="Only questions of this difficulty.")] = None,
     questions: Annotated[int, typer.Option(min=1, max=50, help="How many questions.")] = 5,
-    seed: Annotated[int | None, typer.Option(help="Random seed, for a repeatable question order.")] = None,
+    review: Annotated[bool, typer.Option("--review", help="Review the questions due for spaced repetition.")] = False,
+    new: Annotated[bool, typer.Option("--new", help="Start over instead of resuming an unfinished interview.")] = False,
+    seed: Annotated[int | None, typer.Option(help="Random seed, for a repeatable question choice.")] = None,
 ) -> None:
-    """Run a mock interview in the terminal; every answer is saved and graded."""
+    """Run a mock interview in the terminal; every answer is saved and graded, with a report at the end."""
     settings = load_settings()
     bank = build_bank(settings)
-    chosen = pick_questions(bank, questions, topic, difficulty.value if difficulty else None, seed)
-    console = Console(width=min(Console().width, 100))
+    if topic is not None:
+        bank.filter(topic)  # an unknown topic is a clear error before anything starts
+    console = _console()
     grader = build_grader(settings)
+    mode = Mode.REVIEW if review else Mode.PRACTICE if questions == 1 else Mode.INTERVIEW
+    request = InterviewRequest(mode, topic, difficulty.value if difficulty else None, questions, fresh=new)
 
     async def _run() -> None:
         # asyncio's own SIGINT handler can't interrupt a blocking input(); restore the default so Ctrl-C at
         # the prompt raises KeyboardInterrupt there and the interview ends cleanly (answers are already saved).
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        async with open_attempts(settings) as attempts:
-            await TerminalPractice(console, console.input, bank, grader, attempts).run(chosen)
+        async with open_storage(settings) as storage:
+            service = InterviewService(
+                bank, storage.sessions, storage.attempts, storage.progress, rng_factory=lambda: random.Random(seed)
+            )
+            await TerminalInterview(console, console.input, service, grader, storage.attempts).run(request)
 
     try:
         asyncio.run(_run())
     except KeyboardInterrupt:  # Ctrl-C outside the question loop (e.g. while starting): leave quietly
         console.print("\nBye.")
+
+
+@app.command("history")
+@friendly_errors
+def history(
+    topic: Annotated[str | None, typer.Option(help="Only this topic.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="How many answers to show.")] = 20,
+) -> None:
+    """Show your past answers in the terminal, newest first, with their scores."""
+    settings = load_settings()
+
+    async def _run() -> None:
+        async with open_storage(settings) as storage:
+            attempts = await storage.attempts.history(TERMINAL_USER_ID, topic=topic, limit=limit)
+            stats = await storage.progress.topic_stats(TERMINAL_USER_ID)
+        console = _console()
+        if not attempts:
+            console.print("No answers yet. Start with `mockinterview practice`.")
+            return
+        console.print(history_table(attempts, "Your answers"))
+        for item in stats:
+            average = "—" if item.average is None else f"{item.average:.1f}"
+            console.print(f"{item.topic}: {item.attempts} answers, average {average}")
+
+    asyncio.run(_run())

@@ -51,6 +51,11 @@ LATE_ANSWER_FACTOR = 0.5  # an answer after the per-question time limit earns ha
 MIN_SCORE_FOR_FOLLOW_UP = 3.0  # probing deeper after a blank answer teaches nothing
 
 
+def attempt_kind(kind: ItemKind) -> str:
+    """The stored attempt kind: "answer" for a main question, else the item kind ("follow_up", "retry")."""
+    return "answer" if kind == ItemKind.MAIN else kind.value
+
+
 class ReviewRepository(Protocol):
     async def get_review(self, user_id: int, question_id: str) -> DueReview | None: ...
 
@@ -194,7 +199,7 @@ class InterviewService:
                 session_id=session_id,
                 guild_id=record.guild_id,
                 hints_used=session.hints_used,
-                kind=session.current.kind.value,
+                kind=attempt_kind(session.current.kind),
                 delivery=delivery,
             )
         )

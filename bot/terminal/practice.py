@@ -1,93 +1,178 @@
-"""The terminal mock interview: ask, read a multi-line answer, save it, grade it, show feedback."""
+"""The terminal mock interview: a prompt loop over `InterviewService`.
+
+Answers are saved before they are graded; grading runs inline here (the Discord bot uses the queue's workers).
+Ctrl-C or end of input ends the interview cleanly; an unfinished interview resumes on the next run.
+"""
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from rich.console import Console
 from rich.text import Text
 
-from bot.core.errors import GraderUnavailableError
-from bot.core.models import TERMINAL_USER_ID, AnswerSubmission, Attempt, AttemptStatus, Question, Rubric
+from bot.core.errors import GraderUnavailableError, UserFacingError
+from bot.core.models import TERMINAL_USER_ID, Attempt, AttemptStatus, Transport
 from bot.core.ports import AttemptRepository, Grader
-from bot.core.question_bank import QuestionBank
-from bot.terminal.render import history_table, print_grade, question_panel
+from bot.core.service import InterviewService, SessionView, Where
+from bot.core.session import Mode, SessionState
+from bot.terminal.render import grade_panel, history_table, prompt_panel, reference_panel, report_panel
 
-HELP = (
+TERMINAL = Where(context="terminal", transport=Transport.TERMINAL)
+ANSWER_HELP = (
     "Type your answer over as many lines as you like; an empty line sends it.\n"
-    "Commands on a line of their own: :hint  :skip  :quit"
+    "Commands on a line of their own: :hint  :skip  :reveal  :quit"
 )
+CONTINUE_HELP = "Press Enter to continue, :retry to answer this question again, or :quit to stop."
+ANSWER_COMMANDS = {":hint": "hint", ":skip": "skip", ":reveal": "reveal", ":quit": "quit", ":q": "quit"}
 
 ReadLine = Callable[[str], str]  # like input(): raises EOFError at end of input
 
 
-class QuitInterview(Exception):
+class StopInterview(Exception):  # control flow, not an error
     pass
 
 
-@dataclass
-class PracticeSummary:
-    answered: list[Attempt] = field(default_factory=list)
-    skipped: int = 0
+@dataclass(frozen=True)
+class InterviewRequest:
+    mode: Mode
+    topic: str | None = None
+    difficulty: str | None = None
+    count: int = 5
+    fresh: bool = False  # abandon an unfinished interview instead of resuming it
 
 
-class TerminalPractice:
+class TerminalInterview:
     def __init__(
         self,
         console: Console,
         read_line: ReadLine,
-        bank: QuestionBank,
+        service: InterviewService,
         grader: Grader,
         attempts: AttemptRepository,
         user_id: int = TERMINAL_USER_ID,
     ) -> None:
         self.console = console
         self.read_line = read_line
-        self.bank = bank
+        self.service = service
         self.grader = grader
         self.attempts = attempts
         self.user_id = user_id
 
-    async def run(self, questions: Sequence[Question]) -> PracticeSummary:
-        summary = PracticeSummary()
-        await self._show_history()
-        self.console.print(Text(HELP, style="dim"))
+    async def run(self, request: InterviewRequest) -> SessionView | None:
+        """Run (or resume) an interview until it ends or the user stops; returns the last view."""
+        view = await self._start(request)
+        if view is None:
+            return None
+        self.console.print(Text(ANSWER_HELP, style="dim"))
         try:
-            for number, question in enumerate(questions, start=1):
-                attempt = await self._ask(question, number, len(questions))
-                if attempt is None:
-                    summary.skipped += 1
-                else:
-                    summary.answered.append(attempt)
-        except (QuitInterview, EOFError, KeyboardInterrupt):
+            while view.session.live:
+                view = await self._step(view)
+        except (StopInterview, EOFError, KeyboardInterrupt):
             self.console.print()
-        self._goodbye(summary)
-        return summary
+            view = await self.service.end(_session_id(view), self.user_id)
+        if view.report is not None:
+            self.console.print(report_panel(view.report, self.service.bank))
+        return view
 
-    async def _show_history(self) -> None:
+    async def _start(self, request: InterviewRequest) -> SessionView | None:
         recent = await self.attempts.history(self.user_id, limit=5)
         if recent:
             self.console.print(history_table(recent, "Welcome back. Your last answers"))
+        await self._grade_leftovers(recent)
+        active = await self.service.active(self.user_id, TERMINAL.context)
+        if active is not None and not request.fresh:
+            self.console.print(
+                f"Resuming your unfinished {active.session.mode.value} "
+                f"(question {active.session.number} of {active.session.total}); use --new to start over.",
+                style="bold",
+            )
+            return active
+        if active is not None:
+            await self.service.end(_session_id(active), self.user_id)
+        try:
+            return await self.service.start(
+                self.user_id,
+                TERMINAL,
+                request.mode,
+                topic=request.topic,
+                difficulty=request.difficulty,
+                count=request.count,
+            )
+        except UserFacingError as exc:
+            self.console.print(exc.message, style="yellow")
+            return None
 
-    async def _ask(self, question: Question, number: int, total: int) -> Attempt | None:
-        self.console.print(question_panel(question, number, total))
-        hints_used = 0
+    async def _grade_leftovers(self, recent: list[Attempt]) -> None:
+        """Answers saved by an earlier run that stopped before grading them get their grade now."""
+        for attempt in recent:
+            if attempt.status != AttemptStatus.PENDING:
+                continue
+            self.console.print(f"Grading an answer saved last time ({attempt.question_id})…", style="dim")
+            try:
+                grade = await self.grader.grade(await self.service.rubric_for(attempt), attempt.answer)
+            except GraderUnavailableError as exc:
+                self.console.print(f"Still can't grade it: {exc.reason}", style="yellow")
+                continue
+            await self.service.record_grade(await self.attempts.save_grade(attempt.id, grade))
+
+    async def _step(self, view: SessionView) -> SessionView:
+        state = view.session.state
+        session_id = _session_id(view)
+        if state == SessionState.AWAITING_ANSWER and view.prompt is not None:
+            return await self._ask(view)
+        if state == SessionState.GRADING and view.session.pending_attempt_id is not None:
+            # Resumed with an answer saved but not graded (the last run stopped while grading).
+            attempt = await self.attempts.get_attempt(view.session.pending_attempt_id)
+            return await self._grade(view, attempt)
+        if state == SessionState.FEEDBACK:
+            command = self._read_continue()
+            if command == "retry":
+                return await self.service.retry(session_id, self.user_id)
+            return await self.service.next(session_id, self.user_id)
+        return await self.service.get(session_id)
+
+    async def _ask(self, view: SessionView) -> SessionView:
+        assert view.prompt is not None  # noqa: S101 - checked by the caller
+        prompt = view.prompt
+        session_id = prompt.session_id
+        self.console.print(prompt_panel(prompt))
         while True:
             answer, command = self._read_answer()
-            if command == "quit":
-                raise QuitInterview
-            if command == "skip":
-                self.console.print("Skipped.", style="dim")
-                return None
-            if command == "hint":
-                hints_used = self._show_hint(question, hints_used)
+            try:
+                if command == "quit":
+                    raise StopInterview
+                if command == "hint":
+                    self.console.print(Text(f"Hint: {await self.service.hint(session_id, self.user_id)}", "magenta"))
+                    continue
+                if command == "skip":
+                    self.console.print("Skipped.", style="dim")
+                    return await self.service.skip(session_id, self.user_id)
+                if command == "reveal":
+                    question, view = await self.service.reveal(session_id, self.user_id)
+                    self.console.print(reference_panel(question))
+                    return view
+                attempt = await self.service.submit_answer(session_id, self.user_id, answer)
+            except UserFacingError as exc:
+                self.console.print(exc.message, style="yellow")
                 continue
-            if not answer.strip():
-                self.console.print("Your answer is empty; type it, or :skip to move on.", style="yellow")
-                continue
-            return await self._submit(question, answer, hints_used)
+            return await self._grade(view, attempt)
+
+    async def _grade(self, view: SessionView, attempt: Attempt) -> SessionView:
+        rubric = await self.service.rubric_for(attempt)
+        question = self.service.bank.get(attempt.question_id)
+        with self.console.status("Grading…"):
+            try:
+                grade = await self.grader.grade(rubric, attempt.answer)
+            except GraderUnavailableError as exc:
+                await self.attempts.mark_failed(attempt.id, exc.reason)
+                self.console.print(f"Your answer is saved, but grading failed: {exc.reason}", style="red")
+                failed = await self.attempts.get_attempt(attempt.id)
+                return await self.service.record_grade(failed) or await self.service.get(_session_id(view))
+        graded = await self.attempts.save_grade(attempt.id, grade)
+        self.console.print(grade_panel(grade, question))
+        return await self.service.record_grade(graded) or await self.service.get(_session_id(view))
 
     def _read_answer(self) -> tuple[str, str | None]:
         lines: list[str] = []
@@ -99,9 +184,9 @@ class TerminalPractice:
                 if lines:  # end of input right after an answer: still send what was typed
                     return "\n".join(lines), None
                 raise
-            command = line.strip().lower()
-            if not lines and command in {":skip", ":quit", ":hint", ":q"}:
-                return "", {":q": "quit"}.get(command, command[1:])
+            command = ANSWER_COMMANDS.get(line.strip().lower())
+            if not lines and command:
+                return "", command
             if not line.strip():
                 if lines:
                     return "\n".join(lines), None
@@ -109,49 +194,15 @@ class TerminalPractice:
             lines.append(line)
             prompt = "  "
 
-    def _show_hint(self, question: Question, hints_used: int) -> int:
-        if hints_used >= len(question.hints):
-            self.console.print("No more hints for this question.", style="dim")
-            return hints_used
-        self.console.print(Text(f"Hint: {question.hints[hints_used]}", style="magenta"))
-        return hints_used + 1
-
-    async def _submit(self, question: Question, answer: str, hints_used: int) -> Attempt:
-        # Saved first: whatever happens while grading, the answer is kept.
-        attempt = await self.attempts.submit_answer(
-            AnswerSubmission(
-                user_id=self.user_id,
-                question_id=question.id,
-                topic=question.topic,
-                answer=answer,
-                hints_used=hints_used,
-            )
-        )
-        with self.console.status("Grading…"):
-            try:
-                grade = await self.grader.grade(Rubric.from_question(question), answer)
-            except GraderUnavailableError as exc:
-                await self.attempts.mark_failed(attempt.id, exc.reason)
-                self.console.print(f"Your answer is saved, but grading failed: {exc.reason}", style="red")
-                return attempt
-        attempt = await self.attempts.save_grade(attempt.id, grade)
-        print_grade(self.console, grade, question)
-        return attempt
-
-    def _goodbye(self, summary: PracticeSummary) -> None:
-        graded = [a for a in summary.answered if a.status == AttemptStatus.GRADED and a.grade]
-        if not summary.answered:
-            self.console.print("No answers this time. See you soon!")
-            return
-        average = sum(a.grade.score for a in graded if a.grade) / len(graded) if graded else 0.0
-        self.console.print(
-            f"Done: {len(summary.answered)} answered, {summary.skipped} skipped, average {average:.1f}/10. "
-            "Your answers are saved; run `mockinterview practice` again to continue.",
-            style="bold",
-        )
+    def _read_continue(self) -> str:
+        self.console.print(Text(CONTINUE_HELP, style="dim"))
+        command = self.read_line("» ").strip().lower()
+        if command in {":quit", ":q"}:
+            raise StopInterview
+        return "retry" if command == ":retry" else "next"
 
 
-def pick_questions(
-    bank: QuestionBank, count: int, topic: str | None, difficulty: str | None, seed: int | None
-) -> list[Question]:
-    return bank.sample(count, topic=topic, difficulty=difficulty, rng=random.Random(seed))
+def _session_id(view: SessionView) -> int:
+    if view.session.id is None:  # pragma: no cover - sessions always have ids once stored
+        raise RuntimeError("session was never stored")
+    return view.session.id

@@ -10,6 +10,10 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.core.models import Attempt, GradeResult, Question, Verdict
+from bot.core.question_bank import QuestionBank
+from bot.core.report import Report
+from bot.core.service import Prompt
+from bot.core.session import ItemKind
 
 VERDICT_STYLE = {
     Verdict.COVERED: ("✔", "green"),
@@ -23,9 +27,52 @@ def score_style(score: float) -> str:
     return "green" if score >= 7 else "yellow" if score >= 4 else "red"
 
 
-def question_panel(question: Question, number: int, total: int) -> Panel:
-    title = f"Question {number}/{total} · {question.topic} · {question.difficulty.value}"
-    return Panel(Text(question.question, style="bold"), title=title, title_align="left", border_style="cyan")
+def prompt_panel(prompt: Prompt) -> Panel:
+    question = prompt.question
+    if prompt.item.kind == ItemKind.FOLLOW_UP:
+        title = f"Follow-up on question {prompt.number}/{prompt.total}"
+    elif prompt.item.kind == ItemKind.RETRY:
+        title = f"Question {prompt.number}/{prompt.total}, another try"
+    else:
+        title = f"Question {prompt.number}/{prompt.total} · {question.topic} · {question.difficulty.value}"
+    return Panel(Text(prompt.item.prompt, style="bold"), title=title, title_align="left", border_style="cyan")
+
+
+def reference_panel(question: Question) -> Panel:
+    body = Group(
+        Text(question.reference_answer),
+        Text("\nKey points", style="bold"),
+        *(Text(f"• {point}") for point in question.key_points),
+    )
+    return Panel(body, title="Model answer", title_align="left", border_style="magenta")
+
+
+def report_panel(report: Report, bank: QuestionBank) -> Panel:
+    parts: list[Text | Table] = []
+    headline = Text()
+    headline.append(f"Overall {report.overall:.1f}/10", style=f"bold {score_style(report.overall)}")
+    headline.append(f"   {report.answered} answered, {report.skipped} skipped")
+    if report.trend is not None and report.previous_average is not None:
+        arrow = "▲" if report.trend > 0 else "▼" if report.trend < 0 else "="
+        headline.append(f"   {arrow} {report.trend:+.1f} vs your earlier average {report.previous_average:.1f}")
+    parts.append(headline)
+    if report.topics:
+        table = Table(show_header=True, box=None, padding=(0, 2))
+        table.add_column("topic")
+        table.add_column("questions", justify="right")
+        table.add_column("average", justify="right")
+        for topic in report.topics:
+            table.add_row(topic.topic, str(topic.questions), Text(f"{topic.average:.1f}", score_style(topic.average)))
+        parts.extend([Text(""), table])
+    for title, items in (("Strongest points", report.strongest_points), ("Weakest points", report.weakest_points)):
+        if items:
+            parts.append(Text(f"\n{title}", style="bold"))
+            parts.extend(Text(f"• {item}") for item in items)
+    if report.study_next:
+        parts.append(Text("\nStudy next", style="bold"))
+        for suggestion in report.study_next:
+            parts.append(Text(f"• {suggestion.focus}  ({suggestion.question_id})"))
+    return Panel(Group(*parts), title="Interview report", title_align="left", border_style="blue")
 
 
 def grade_panel(grade: GradeResult, question: Question | None = None) -> Panel:

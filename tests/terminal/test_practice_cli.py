@@ -13,10 +13,16 @@ from bot.storage.engine import create_engine
 from tests.helpers import mockinterview_command, run_cli
 
 GOOD_ANSWER = (
-    "Mode collapse is when the generator produces only a few kinds of samples and ignores other modes of the data.\n"
-    "You can mitigate it with a Wasserstein loss with gradient penalty and with minibatch discrimination.\n"
+    "Mode collapse means the generator covers only a few modes and maps many noise vectors to similar outputs.\n"
+    "It happens because the generator optimises against the current discriminator, not the whole distribution.\n"
+    "You detect it with sample grids, nearest neighbours and recall metrics.\n"
+    "Wasserstein or hinge losses with spectral normalisation or a gradient penalty reduce it, and minibatch\n"
+    "standard deviation lets the discriminator penalise low diversity.\n"
 )
-PRACTICE = ["practice", "--topic", "gans", "--questions", "2", "--seed", "7"]
+FOLLOW_UP_ANSWER = "Minibatch standard deviation appends the batch's feature spread so the critic sees diversity.\n"
+# Seed 10 makes gans.mode-collapse the first question of a two-question GAN interview.
+INTERVIEW = ["practice", "--topic", "gans", "--questions", "2", "--seed", "10"]
+SINGLE = ["practice", "--topic", "gans", "--questions", "1", "--seed", "10"]
 
 
 def stored_attempts(database_url):
@@ -30,37 +36,47 @@ def stored_attempts(database_url):
     return asyncio.run(_read())
 
 
-def test_answer_then_skip_grades_and_saves_the_answer(cli_env, database_url):
-    result = run_cli(PRACTICE, cli_env, stdin=GOOD_ANSWER + "\n:skip\n")
+def test_single_question_is_saved_graded_and_reported(cli_env, database_url):
+    result = run_cli(SINGLE, cli_env, stdin=GOOD_ANSWER + "\n\n")
     assert result.returncode == 0, result.stderr
-    assert "Question 1/2" in result.stdout and "Question 2/2" in result.stdout
-    assert "Score " in result.stdout and "Key points" in result.stdout
-    assert "Reference answer" in result.stdout
-    assert "Skipped." in result.stdout
-    assert "1 answered, 1 skipped" in result.stdout
+    assert "Question 1/1" in result.stdout
+    assert "Score " in result.stdout and "Key points" in result.stdout and "Reference answer" in result.stdout
+    assert "Interview report" in result.stdout
     (attempt,) = stored_attempts(database_url)
     assert attempt.status == AttemptStatus.GRADED
+    assert attempt.question_id == "gans.mode-collapse"
     assert attempt.answer == GOOD_ANSWER.strip()
     assert attempt.grade is not None and attempt.grade.grader == "offline"
 
 
+def test_interview_asks_a_follow_up_then_the_next_question_and_reports(cli_env, database_url):
+    stdin = GOOD_ANSWER + "\n\n" + FOLLOW_UP_ANSWER + "\n\n" + ":skip\n"
+    result = run_cli(INTERVIEW, cli_env, stdin=stdin)
+    assert result.returncode == 0, result.stderr
+    assert "Follow-up on question 1/2" in result.stdout
+    assert "Question 2/2" in result.stdout and "Skipped." in result.stdout
+    assert "Interview report" in result.stdout and "1 answered, 1 skipped" in result.stdout
+    assert "Study next" in result.stdout
+    kinds = sorted(a.kind for a in stored_attempts(database_url))
+    assert kinds == ["answer", "follow_up"]
+
+
 def test_multi_line_answer_is_kept_whole(cli_env, database_url):
     answer = "First line of my answer about GANs.\nSecond line continues it.\nThird line ends it."
-    run_cli(PRACTICE, cli_env, stdin=answer + "\n\n:quit\n")
+    run_cli(SINGLE, cli_env, stdin=answer + "\n\n")
     (attempt,) = stored_attempts(database_url)
     assert attempt.answer == answer
 
 
-def test_quit_ends_cleanly_and_keeps_what_was_answered(cli_env, database_url):
-    result = run_cli(PRACTICE, cli_env, stdin=GOOD_ANSWER + "\n:quit\n")
+def test_quit_ends_cleanly_with_a_report_and_keeps_what_was_answered(cli_env, database_url):
+    result = run_cli(INTERVIEW, cli_env, stdin=GOOD_ANSWER + "\n:quit\n")
     assert result.returncode == 0, result.stderr
-    assert "Question 2/2" in result.stdout
-    assert "1 answered, 0 skipped" in result.stdout
+    assert "Interview report" in result.stdout
     assert len(stored_attempts(database_url)) == 1
 
 
 def test_end_of_input_mid_answer_still_saves_it(cli_env, database_url):
-    result = run_cli(PRACTICE, cli_env, stdin="An answer typed without the final empty line")
+    result = run_cli(INTERVIEW, cli_env, stdin="An answer typed without the final empty line")
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     (attempt,) = stored_attempts(database_url)
@@ -68,24 +84,51 @@ def test_end_of_input_mid_answer_still_saves_it(cli_env, database_url):
 
 
 def test_empty_input_ends_with_nothing_saved(cli_env, database_url):
-    result = run_cli(PRACTICE, cli_env, stdin="")
+    result = run_cli(INTERVIEW, cli_env, stdin="")
     assert result.returncode == 0, result.stderr
-    assert "No answers this time" in result.stdout
     assert stored_attempts(database_url) == []
 
 
 def test_hint_is_shown_and_counted(cli_env, database_url):
-    result = run_cli(PRACTICE, cli_env, stdin=":hint\n" + GOOD_ANSWER + "\n:quit\n")
+    result = run_cli(SINGLE, cli_env, stdin=":hint\n" + GOOD_ANSWER + "\n:quit\n")
     assert "Hint:" in result.stdout
     (attempt,) = stored_attempts(database_url)
     assert attempt.hints_used == 1
 
 
+def test_reveal_shows_the_model_answer(cli_env, database_url):
+    result = run_cli(SINGLE, cli_env, stdin=":reveal\n\n")
+    assert "Model answer" in result.stdout
+    assert "0 answered" in result.stdout
+    assert stored_attempts(database_url) == []
+
+
+def test_retry_answers_the_same_question_again(cli_env, database_url):
+    result = run_cli(SINGLE, cli_env, stdin="A weak first answer.\n\n:retry\n" + GOOD_ANSWER + "\n\n")
+    assert "another try" in result.stdout
+    attempts = stored_attempts(database_url)
+    assert [a.kind for a in attempts] == ["retry", "answer"]
+    assert attempts[0].grade.score > attempts[1].grade.score
+
+
 def test_second_run_shows_the_history_of_the_first(cli_env):
-    run_cli(PRACTICE, cli_env, stdin=GOOD_ANSWER + "\n:quit\n")
-    second = run_cli(PRACTICE, cli_env, stdin=":quit\n")
+    run_cli(SINGLE, cli_env, stdin=GOOD_ANSWER + "\n\n")
+    second = run_cli(SINGLE, cli_env, stdin=":quit\n")
     assert "Welcome back" in second.stdout
-    assert "gans." in second.stdout
+    assert "gans.mode-collapse" in second.stdout
+
+
+def test_history_command_lists_past_answers(cli_env):
+    run_cli(SINGLE, cli_env, stdin=GOOD_ANSWER + "\n\n")
+    result = run_cli(["history"], cli_env)
+    assert result.returncode == 0, result.stderr
+    assert "gans.mode-collapse" in result.stdout and "gans: 1 answers" in result.stdout
+
+
+def test_review_the_next_day_brings_back_a_weak_answer(cli_env, database_url):
+    run_cli(SINGLE, cli_env, stdin="I am not sure at all.\n\n\n")
+    nothing_due = run_cli(["practice", "--review"], cli_env, stdin="")
+    assert "Nothing is due for review" in nothing_due.stdout
 
 
 def test_unknown_topic_is_a_clear_error(cli_env):
@@ -95,28 +138,50 @@ def test_unknown_topic_is_a_clear_error(cli_env):
     assert "Traceback" not in result.stderr
 
 
-def test_ctrl_c_at_the_prompt_ends_cleanly_and_keeps_answers(cli_env, database_url):
-    process = subprocess.Popen(
-        [*mockinterview_command(), *PRACTICE],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**cli_env, "PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stdin is not None
+def test_an_unfinished_interview_resumes_after_a_crash(cli_env, database_url):
+    process = start_practice(cli_env)
     process.stdin.write(GOOD_ANSWER + "\n")
     process.stdin.flush()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not stored_graded(database_url):
-        time.sleep(0.2)
-    time.sleep(0.5)  # now waiting at the second question's prompt
+    wait_until(lambda: stored_graded(database_url))
+    process.kill()  # like a crash: no chance to end the session
+    process.wait(timeout=30)
+    resumed = run_cli(INTERVIEW, cli_env, stdin="\n" + FOLLOW_UP_ANSWER + "\n:quit\n")
+    assert "Resuming your unfinished interview (question 1 of 2)" in resumed.stdout
+    assert "Follow-up on question 1/2" in resumed.stdout
+
+
+def test_ctrl_c_at_the_prompt_ends_cleanly_and_keeps_answers(cli_env, database_url):
+    process = start_practice(cli_env)
+    process.stdin.write(GOOD_ANSWER + "\n")
+    process.stdin.flush()
+    wait_until(lambda: stored_graded(database_url))
+    time.sleep(0.5)  # now waiting at the continue prompt
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=30)
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
-    assert "1 answered" in stdout
+    assert "Interview report" in stdout
     assert len(stored_attempts(database_url)) == 1
+
+
+def start_practice(env):
+    return subprocess.Popen(
+        [*mockinterview_command(), *INTERVIEW],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**env, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def wait_until(condition, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError("condition not met in time")
 
 
 def stored_graded(database_url):
