@@ -15,11 +15,11 @@ LOCAL_SERVER_API_KEY = "not-needed"
 
 
 def build_client(settings: Settings) -> AsyncOpenAI:
-    if settings.openai_api_key is None and settings.openai_base_url is None:
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""  # `KEY=` in .env is unset
+    if not key and settings.openai_base_url is None:
         raise UserFacingError("The LLM grader needs OPENAI_API_KEY or OPENAI_BASE_URL; or use --grader offline.")
-    api_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else LOCAL_SERVER_API_KEY
     return AsyncOpenAI(
-        api_key=api_key,
+        api_key=key or LOCAL_SERVER_API_KEY,
         base_url=settings.openai_base_url,
         timeout=settings.llm_timeout_s,
         max_retries=settings.llm_max_retries,

@@ -31,7 +31,7 @@ FALLBACK_NOTICE = (
 @dataclass(frozen=True)
 class GuardPolicy:
     high_llm_score: float = 7.0  # an LLM score at or above this needs offline support
-    no_evidence_offline_score: float = 2.0  # offline score at or below this (and no key point covered)
+    no_evidence_offline_score: float = 2.0  # offline score at or below this counts as no support
     allowed_margin: float = 2.0  # the capped score: offline score + this
 
 
@@ -66,11 +66,10 @@ class LLMGraderWithFallback:
     def guard(self, llm_grade: GradeResult, offline_grade: GradeResult) -> GradeResult:
         """`llm_grade`, capped and flagged when the offline evidence can't support a high score."""
         policy = self.policy
-        offline_covered = any(kp.verdict == Verdict.COVERED for kp in offline_grade.key_points)
-        unsupported = (
-            llm_grade.score >= policy.high_llm_score
-            and offline_grade.score <= policy.no_evidence_offline_score
-            and not offline_covered
+        # No support: the offline grader matched no key point even partly, or scored the answer near zero.
+        no_key_point_matched = all(kp.verdict == Verdict.MISSING for kp in offline_grade.key_points)
+        unsupported = llm_grade.score >= policy.high_llm_score and (
+            no_key_point_matched or offline_grade.score <= policy.no_evidence_offline_score
         )
         if not unsupported:
             return llm_grade
@@ -80,9 +79,12 @@ class LLMGraderWithFallback:
             f"Your score was capped at {capped:g}/10: an independent check found little overlap between your "
             "answer and the key points of this question."
         )
+        # The verdicts that came with the unsupported score are as suspect as the score: show the offline ones.
         return llm_grade.model_copy(
             update={
                 "score": capped,
+                "key_points": offline_grade.key_points,
+                "strengths": offline_grade.strengths,
                 "notices": [*llm_grade.notices, notice],
                 "flags": [*llm_grade.flags, GUARD_FLAG],
             }

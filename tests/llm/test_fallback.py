@@ -85,6 +85,7 @@ async def test_injected_request_for_10_out_of_10_is_capped_even_when_the_model_o
     assert result.score <= offline.score + 2
     assert result.score < 7
     assert any("capped" in notice for notice in result.notices)
+    assert result.key_points == offline.key_points  # not the model's "all covered"
 
 
 async def test_guard_leaves_a_well_supported_high_score_alone(fake_openai, guarded, rubric):
@@ -111,10 +112,11 @@ def _offline(score: float, verdicts: tuple[Verdict, ...] = (Verdict.MISSING, Ver
         (9.5, _offline(0.5), 2.5),
         (7.0, _offline(2.0), 4.0),
         (6.9, _offline(0.0), 6.9),  # not a high score: nothing to check
-        (9.0, _offline(2.5), 9.0),  # the offline grader found some overlap
-        (9.0, _offline(1.5, (Verdict.COVERED, Verdict.MISSING)), 9.0),  # a key point clearly covered
+        (9.0, _offline(3.0), 5.0),  # no key point matched, even with some similarity to the reference
+        (9.0, _offline(2.5, (Verdict.PARTIAL, Verdict.MISSING)), 9.0),  # the offline grader found some overlap
+        (9.0, _offline(1.5, (Verdict.COVERED, Verdict.MISSING)), 3.5),  # near-zero offline score: capped anyway
     ],
-    ids=["capped", "capped-at-threshold", "moderate-llm-score", "offline-found-overlap", "offline-covered-a-point"],
+    ids=["capped", "capped-at-threshold", "moderate-llm-score", "no-key-point-matched", "partial-overlap", "near-zero"],
 )
 def test_guard_caps_only_high_scores_without_offline_evidence(offline_grader, llm_score, offline, expected):
     wrapper = LLMGraderWithFallback(llm=offline_grader, offline=offline_grader)
@@ -147,9 +149,10 @@ async def test_wiring_builds_the_guarded_llm_grader_from_settings(fake_openai, r
     assert result.grader == "llm"
 
 
-def test_build_llm_grader_without_key_or_base_url_says_what_to_set(offline_grader):
+@pytest.mark.parametrize("key", [None, ""], ids=["unset", "empty"])
+def test_build_llm_grader_without_key_or_base_url_says_what_to_set(offline_grader, key):
     with pytest.raises(UserFacingError, match="OPENAI_API_KEY or OPENAI_BASE_URL"):
-        build_llm_grader(Settings(), fallback=offline_grader)
+        build_llm_grader(Settings(openai_api_key=key), fallback=offline_grader)
 
 
 async def test_a_local_server_needs_no_key():
