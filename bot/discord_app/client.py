@@ -1,0 +1,190 @@
+"""`InterviewBot`: loads the extensions, registers the persistent buttons, runs grading and feedback delivery in
+the background, and syncs commands to the dev guild (global sync is `mockinterview sync`, never automatic)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime
+from typing import Any
+
+import discord
+import discord.http
+import yarl
+from discord import app_commands
+from discord.ext import commands
+from discord.gateway import DiscordWebSocket
+
+from bot.core.models import Attempt, ClaimedJob, GradeResult, PendingDelivery
+from bot.core.ports import Clock, GradingQueue
+from bot.discord_app.delivery import FeedbackDeliverer
+from bot.discord_app.exts.interview._flow import InterviewFlow
+from bot.discord_app.exts.interview._views import SessionButton
+from bot.discord_app.limits import UserRateLimiter
+from bot.discord_app.runtime import Runtime
+from bot.discord_app.tasks import spawn
+from bot.discord_app.tree import InterviewTree
+from bot.pipeline import GradingWorker, Notifier
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("bot.discord_app.exts.interview", "bot.discord_app.exts.account")
+EXPIRY_INTERVAL_S = 60.0
+CLOSE_GRACE_S = 5.0
+# What the bot needs in a server: post, embed, upload charts, and run interviews in private threads.
+PERMISSIONS = discord.Permissions(
+    view_channel=True,
+    send_messages=True,
+    send_messages_in_threads=True,
+    create_private_threads=True,
+    embed_links=True,
+    attach_files=True,
+    read_message_history=True,
+)
+
+
+def invite_url(application_id: int) -> str:
+    return discord.utils.oauth_url(application_id, permissions=PERMISSIONS, scopes=("bot", "applications.commands"))
+
+
+def use_api_base(api_base: str | None) -> None:
+    """Send REST calls to `api_base` instead of discord.com (loopback tests, self-hosted gateways)."""
+    if api_base:
+        discord.http.Route.BASE = api_base.rstrip("/")
+
+
+class _WakingQueue:
+    """The grading queue, waking the notifier as soon as a job finishes so feedback doesn't wait for a poll."""
+
+    def __init__(self, queue: GradingQueue) -> None:
+        self.queue = queue
+        self.on_done: list[Any] = []
+
+    def _wake(self) -> None:
+        for wake in self.on_done:
+            wake()
+
+    async def claim_jobs(self, worker_id: str, limit: int, lease_seconds: float) -> list[ClaimedJob]:
+        return await self.queue.claim_jobs(worker_id, limit, lease_seconds)
+
+    async def complete(self, job: ClaimedJob, grade: GradeResult) -> Attempt | None:
+        result = await self.queue.complete(job, grade)
+        self._wake()
+        return result
+
+    async def fail(self, job: ClaimedJob, error: str, *, retryable: bool = True) -> str:
+        outcome = await self.queue.fail(job, error, retryable=retryable)
+        self._wake()
+        return outcome
+
+    async def reclaim_expired(self, now: datetime | None = None) -> int:
+        return await self.queue.reclaim_expired(now)
+
+    async def claim_deliveries(self, worker_id: str, limit: int, lease_seconds: float = 60.0) -> list[PendingDelivery]:
+        return await self.queue.claim_deliveries(worker_id, limit, lease_seconds)
+
+    async def mark_delivered(self, item: PendingDelivery) -> bool:
+        return await self.queue.mark_delivered(item)
+
+    async def release_delivery(self, item: PendingDelivery, error: str) -> str:
+        return await self.queue.release_delivery(item, error)
+
+
+class InterviewBot(commands.Bot):
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        clock: Clock | None = None,
+        background: bool = True,
+        **options: Any,  # noqa: ANN401 - passed to discord.py (e.g. guild_ready_timeout in tests)
+    ) -> None:
+        settings = runtime.settings
+        intents = discord.Intents.default()
+        intents.message_content = settings.discord_message_content
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            help_command=None,
+            tree_cls=InterviewTree,
+            allowed_contexts=app_commands.AppCommandContext(guild=True, dm_channel=True, private_channel=True),
+            allowed_installs=app_commands.AppInstallationType(guild=True, user=True),
+            allowed_mentions=discord.AllowedMentions.none(),
+            **options,
+        )
+        self.runtime = runtime
+        self.clock = clock or runtime.clock
+        self.background = background
+        self.rate_limiter = UserRateLimiter(settings.discord_cooldown_rate, settings.discord_cooldown_per_s)
+        self.flow = InterviewFlow(self)
+        queue = _WakingQueue(runtime.queue)
+        self.worker = GradingWorker(
+            queue,
+            runtime.grader,
+            runtime.service.rubric_for,
+            concurrency=settings.grading_concurrency,
+            poll_interval=settings.queue_poll_interval_s,
+        )
+        self.notifier = Notifier(queue, FeedbackDeliverer(self), poll_interval=settings.queue_poll_interval_s)
+        queue.on_done.append(self.notifier.wake)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+
+    async def login(self, token: str) -> None:
+        use_api_base(self.runtime.settings.discord_api_base)
+        await super().login(token)
+        if self.runtime.settings.discord_api_base:
+            _, url, _ = await self.http.get_bot_gateway()
+            DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+
+    async def setup_hook(self) -> None:
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        self.add_dynamic_items(SessionButton)
+        if self.background:
+            self._tasks = [
+                spawn(self.worker.run(), name="grading-worker"),
+                spawn(self.notifier.run(), name="feedback-notifier"),
+                spawn(self._expire_idle_sessions(), name="session-expiry"),
+            ]
+        guild_id = self.runtime.settings.dev_guild_id
+        if guild_id:
+            guild = discord.Object(id=guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d commands to dev guild %s", len(synced), guild_id)
+
+    async def on_ready(self) -> None:
+        if self.user is not None:
+            log.info("logged in as %s (%s); invite: %s", self.user, self.user.id, invite_url(self.user.id))
+
+    def wake_grading(self) -> None:
+        self.worker.wake()
+
+    def modal_is_registered(self, custom_id: str) -> bool:
+        """Whether this process shows the modal `custom_id` (discord.py keeps modals in its view store)."""
+        store = getattr(self._connection, "_view_store", None)
+        return custom_id in getattr(store, "_modals", {})
+
+    async def _expire_idle_sessions(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                expired = await self.runtime.service.expire_idle()
+                if expired:
+                    log.info("expired %d idle sessions", len(expired))
+            except Exception:
+                log.exception("expiring idle sessions failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), EXPIRY_INTERVAL_S)
+
+    async def close(self) -> None:
+        self._stopping.set()
+        self.worker.stop()
+        self.notifier.stop()
+        if self._tasks:
+            # In-flight grades finish (or their leases expire and another process takes them); don't hang on it.
+            _, pending = await asyncio.wait(self._tasks, timeout=CLOSE_GRACE_S)
+            for task in pending:
+                task.cancel()
+        await super().close()

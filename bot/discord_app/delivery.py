@@ -1,0 +1,143 @@
+"""Where feedback goes, and how it gets there once the grading queue has graded an answer.
+
+A submission stores a *target* (the `delivery` JSON of the attempt). While the interaction token is valid
+(15 minutes) the feedback is an interaction followup, so ephemeral feedback stays ephemeral. After that, or when
+Discord refuses the token, it goes to the session's thread or the user's DM; ephemeral feedback from a guild
+channel goes to the user's DM, never to the channel.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.core.models import PendingDelivery
+from bot.discord_app.replies import NO_MENTIONS, is_expired_token_error, token_expires_at, token_usable
+
+if TYPE_CHECKING:
+    from bot.discord_app.client import InterviewBot
+
+log = logging.getLogger(__name__)
+ADAPTER = "discord"
+
+
+def interaction_target(
+    interaction: discord.Interaction, *, session_id: int | None, ephemeral: bool, channel_id: int | None
+) -> dict[str, object]:
+    """Deliver through this interaction's followups while its token lasts, then to `channel_id` or a DM."""
+    return {
+        "adapter": ADAPTER,
+        "application_id": interaction.application_id,
+        "token": interaction.token,
+        "expires_at": token_expires_at(interaction).isoformat(),
+        "ephemeral": ephemeral,
+        "channel_id": channel_id,
+        "user_id": interaction.user.id,
+        "session_id": session_id,
+    }
+
+
+def message_target(message: discord.Message, *, session_id: int | None) -> dict[str, object]:
+    """Deliver to the channel (DM or thread) where the answer was typed."""
+    return {
+        "adapter": ADAPTER,
+        "channel_id": message.channel.id,
+        "user_id": message.author.id,
+        "session_id": session_id,
+        "reply_to": message.id,
+        "ephemeral": False,
+    }
+
+
+class Outbox:
+    """Sends pages of embeds (buttons on the last page) to a stored target through the best path left."""
+
+    def __init__(self, bot: InterviewBot) -> None:
+        self.bot = bot
+
+    async def send(
+        self, target: dict[str, Any], pages: Sequence[Sequence[discord.Embed]], view: discord.ui.View | None
+    ) -> None:
+        token = target.get("token")
+        expires = target.get("expires_at")
+        if token and expires and token_usable(datetime.fromisoformat(str(expires)), self.bot.clock.now()):
+            try:
+                await self._followups(target, pages, view)
+                return
+            except discord.HTTPException as error:
+                if not is_expired_token_error(error):
+                    raise
+                log.info("interaction token for user %s no longer works; delivering outside it", target["user_id"])
+        await self._outside(target, pages, view)
+
+    async def _followups(
+        self, target: dict[str, Any], pages: Sequence[Sequence[discord.Embed]], view: discord.ui.View | None
+    ) -> None:
+        # The same application webhook `Interaction.followup` builds, so ephemeral flags and buttons work.
+        webhook = discord.Webhook.from_state(
+            {"id": str(target["application_id"]), "type": 3, "token": str(target["token"])},
+            state=self.bot._connection,
+        )
+        ephemeral = bool(target.get("ephemeral"))
+        for index, embeds in enumerate(pages):
+            last = index == len(pages) - 1
+            if last and view is not None:
+                await webhook.send(embeds=list(embeds), view=view, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS)
+            else:
+                await webhook.send(embeds=list(embeds), ephemeral=ephemeral, allowed_mentions=NO_MENTIONS)
+
+    async def _outside(
+        self, target: dict[str, Any], pages: Sequence[Sequence[discord.Embed]], view: discord.ui.View | None
+    ) -> None:
+        destination: discord.abc.Messageable | None = None
+        channel_id = target.get("channel_id")
+        if channel_id and not target.get("ephemeral"):
+            destination = await self._channel(int(channel_id))
+        if destination is None:
+            user = self.bot.get_user(int(target["user_id"])) or await self.bot.fetch_user(int(target["user_id"]))
+            destination = user
+        try:
+            for index, embeds in enumerate(pages):
+                last = index == len(pages) - 1
+                if last and view is not None:
+                    await destination.send(embeds=list(embeds), view=view, allowed_mentions=NO_MENTIONS)
+                else:
+                    await destination.send(embeds=list(embeds), allowed_mentions=NO_MENTIONS)
+        except discord.Forbidden:
+            # A closed DM or a thread we lost: retrying won't help; the feedback is in /history.
+            log.warning("feedback for user %s could not be delivered (forbidden); kept in history", target["user_id"])
+
+    async def _channel(self, channel_id: int) -> discord.abc.Messageable | None:
+        channel = self.bot.get_channel(channel_id)
+        if channel is None:
+            try:
+                channel = await self.bot.fetch_channel(channel_id)
+            except (discord.NotFound, discord.Forbidden):
+                return None
+        return channel if isinstance(channel, discord.abc.Messageable) else None
+
+
+class FeedbackDeliverer:
+    """The notifier's `deliver` callback: record the grade in the session, then send the feedback."""
+
+    def __init__(self, bot: InterviewBot) -> None:
+        self.bot = bot
+        self.outbox = Outbox(bot)
+
+    async def __call__(self, item: PendingDelivery) -> None:
+        from bot.discord_app.exts.interview._render import feedback_message
+
+        target = dict(item.delivery)
+        if target.get("adapter") != ADAPTER:
+            log.warning("attempt %d has a delivery target for another adapter; skipped", item.attempt.id)
+            return
+        service = self.bot.runtime.service
+        view = await service.record_grade(item.attempt)  # idempotent: a redelivery records nothing twice
+        if view is None and item.attempt.session_id is not None:
+            view = await service.get(item.attempt.session_id)
+        pages, buttons = feedback_message(self.bot.runtime, item.attempt, view)
+        await self.outbox.send(target, pages, buttons)

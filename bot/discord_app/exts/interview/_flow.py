@@ -1,0 +1,312 @@
+"""The interview flow over Discord: where a session runs, and what each command, button, modal and message does.
+
+Every interaction is acknowledged first (a deferral, or the modal itself), then the engine is called, then the
+result is rendered. Answers are saved and queued; the grade arrives later through `FeedbackDeliverer`.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
+
+import discord
+
+from bot.core.errors import SessionAlreadyActiveError, UserFacingError
+from bot.core.models import Transport
+from bot.core.service import InterviewService, SessionView, Where
+from bot.core.session import Mode, SessionState
+from bot.discord_app.delivery import interaction_target, message_target
+from bot.discord_app.embeds import trim
+from bot.discord_app.exts.interview._modals import AnswerModal
+from bot.discord_app.exts.interview._render import Pages, question_message, report_pages, reveal_message
+from bot.discord_app.limits import check_daily_quota, start_of_day
+from bot.discord_app.replies import NO_MENTIONS, send_reply
+
+if TYPE_CHECKING:
+    from bot.discord_app.client import InterviewBot
+
+log = logging.getLogger(__name__)
+THREAD_ARCHIVE_MINUTES: Literal[1440] = 1440  # a day of inactivity
+
+
+class InterviewFlow:
+    def __init__(self, bot: InterviewBot) -> None:
+        self.bot = bot
+
+    @property
+    def service(self) -> InterviewService:
+        return self.bot.runtime.service
+
+    # -- where ----------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def context_of(interaction: discord.Interaction) -> tuple[str, Transport]:
+        """The session context key and default transport for where this interaction happened."""
+        if interaction.guild_id is not None:
+            return f"guild:{interaction.guild_id}", Transport.CHANNEL
+        if interaction.context.dm_channel:
+            return "dm", Transport.DM
+        # A user-installed app in someone else's DM or a group DM: only interaction replies reach the user.
+        return f"private:{interaction.channel_id}", Transport.CHANNEL
+
+    @staticmethod
+    def ephemeral_for(transport: Transport) -> bool:
+        return transport == Transport.CHANNEL
+
+    async def _open_thread(self, interaction: discord.Interaction) -> discord.Thread | None:
+        channel = interaction.channel
+        perms = interaction.app_permissions
+        if not self.bot.runtime.settings.discord_use_threads or not isinstance(channel, discord.TextChannel):
+            return None
+        if not (perms.create_private_threads and perms.send_messages_in_threads):
+            return None
+        try:
+            thread = await channel.create_thread(
+                name=trim(f"Mock interview · {interaction.user.display_name}", 100),
+                type=discord.ChannelType.private_thread,
+                invitable=False,
+                auto_archive_duration=THREAD_ARCHIVE_MINUTES,
+            )
+            await thread.add_user(interaction.user)
+        except discord.HTTPException as error:
+            log.info("no private thread in channel %s (%s); using ephemeral replies", channel.id, error.status)
+            return None
+        return thread
+
+    # -- starting -------------------------------------------------------------------------------------------
+
+    async def start(
+        self,
+        interaction: discord.Interaction,
+        mode: Mode,
+        *,
+        topic: str | None = None,
+        difficulty: str | None = None,
+        count: int = 5,
+    ) -> None:
+        context, transport = self.context_of(interaction)
+        await interaction.response.defer(ephemeral=self.ephemeral_for(transport), thinking=True)
+        active = await self.service.active(interaction.user.id, context)
+        if active is not None:
+            raise SessionAlreadyActiveError(active.record.id)
+        thread = None
+        if interaction.guild_id is not None and mode != Mode.PRACTICE:
+            thread = await self._open_thread(interaction)
+        where = Where(
+            context=context,
+            transport=Transport.THREAD if thread else transport,
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            thread_id=thread.id if thread else None,
+        )
+        try:
+            view = await self.service.start(
+                interaction.user.id, where, mode, topic=topic, difficulty=difficulty, count=count
+            )
+        except Exception:
+            if thread is not None:
+                await _quietly_delete(thread)
+            raise
+        if view.prompt is None:  # a new session always asks its first question
+            raise RuntimeError(f"session {view.record.id} started without a question")
+        pages, buttons = question_message(self.bot.runtime.bank, view.prompt, typed_answers=self._typed(where))
+        if thread is not None:
+            await _send_pages(thread, pages, buttons)
+            await interaction.followup.send(
+                f"Your interview is ready in {thread.mention}. Good luck!", ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+            return
+        await self.send_pages(interaction, pages, buttons, ephemeral=self.ephemeral_for(where.transport))
+
+    def _typed(self, where: Where) -> bool:
+        """Whether a plain message counts as an answer where this session runs."""
+        if where.transport == Transport.DM:
+            return True
+        return where.transport == Transport.THREAD and self.bot.runtime.settings.discord_message_content
+
+    async def end_active(self, interaction: discord.Interaction) -> None:
+        context, transport = self.context_of(interaction)
+        await interaction.response.defer(ephemeral=self.ephemeral_for(transport), thinking=True)
+        active = await self.service.active(interaction.user.id, context)
+        if active is None or active.record.id is None:
+            raise UserFacingError("You have no interview running here.")
+        view = await self.service.end(active.record.id, interaction.user.id)
+        await self.present(interaction, view)
+
+    # -- buttons --------------------------------------------------------------------------------------------
+
+    async def on_button(self, interaction: discord.Interaction, action: str, session_id: int) -> None:
+        if action == "answer":
+            await self.open_answer_modal(interaction, session_id)
+            return
+        if action == "hint":
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            hint = await self.service.hint(session_id, interaction.user.id)
+            await interaction.followup.send(f"💡 {hint}", ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        await interaction.response.defer()  # a deferred update of the message holding the button
+        user_id = interaction.user.id
+        if action == "skip":
+            view = await self.service.skip(session_id, user_id)
+        elif action == "reveal":
+            question, view = await self.service.reveal(session_id, user_id)
+            await self._retire_buttons(interaction)
+            pages, buttons = reveal_message(question, view)
+            await self.send_pages(interaction, pages, buttons, ephemeral=self._ephemeral_view(view))
+            return
+        elif action == "next":
+            view = await self.service.next(session_id, user_id)
+        elif action == "retry":
+            view = await self.service.retry(session_id, user_id)
+        elif action == "end":
+            view = await self.service.end(session_id, user_id)
+        else:  # pragma: no cover - the DynamicItem template only admits known actions
+            raise ValueError(action)
+        await self._retire_buttons(interaction)
+        await self.present(interaction, view)
+
+    async def _retire_buttons(self, interaction: discord.Interaction) -> None:
+        """Remove the buttons from the message that was acted on, so old questions can't be pressed again."""
+        try:
+            await interaction.edit_original_response(view=None)
+        except discord.HTTPException:
+            log.debug("could not remove buttons from message of interaction %s", interaction.id)
+
+    def _ephemeral_view(self, view: SessionView) -> bool:
+        return self.ephemeral_for(view.record.transport)
+
+    async def present(self, interaction: discord.Interaction, view: SessionView) -> None:
+        """Show what the session needs now: the next question, or the report once it is over."""
+        ephemeral = self._ephemeral_view(view)
+        bank = self.bot.runtime.bank
+        if view.prompt is not None:
+            where = Where(view.record.context, view.record.transport, thread_id=view.record.thread_id)
+            pages, buttons = question_message(bank, view.prompt, typed_answers=self._typed(where))
+            await self.send_pages(interaction, pages, buttons, ephemeral=ephemeral)
+        elif view.report is not None:
+            await self.send_pages(interaction, report_pages(bank, view.report, view.session), None, ephemeral=ephemeral)
+        elif view.session.state == SessionState.GRADING:
+            await send_reply(interaction, "Your answer is being graded; the feedback will follow.", ephemeral=True)
+
+    async def send_pages(
+        self, interaction: discord.Interaction, pages: Pages, buttons: discord.ui.View | None, *, ephemeral: bool
+    ) -> None:
+        for index, embeds in enumerate(pages):
+            last = index == len(pages) - 1
+            await send_reply(interaction, embeds=embeds, view=buttons if last else None, ephemeral=ephemeral)
+
+    # -- answering ------------------------------------------------------------------------------------------
+
+    async def open_answer_modal(self, interaction: discord.Interaction, session_id: int) -> None:
+        # The modal must be the first response, so only one quick read happens before it.
+        view = await self.service.get(session_id)
+        if view.record.user_id != interaction.user.id:
+            raise UserFacingError("This interview belongs to someone else. Start your own with /interview start.")
+        if view.prompt is None:
+            state = view.session.state
+            text = (
+                "Your answer is being graded; the feedback will follow."
+                if state == SessionState.GRADING
+                else "There's no question waiting for an answer in this interview right now."
+            )
+            raise UserFacingError(text)
+        await interaction.response.send_modal(AnswerModal(session_id, view.prompt.item.prompt))
+
+    async def check_quota(self, user_id: int) -> None:
+        runtime = self.bot.runtime
+        if not runtime.llm_quota_applies:
+            return
+        quota = runtime.settings.daily_llm_quota
+        now = runtime.clock.now()
+        recent = await runtime.attempts.history(user_id, limit=quota)
+        today = sum(1 for a in recent if a.created_at >= start_of_day(now))
+        check_daily_quota(quota, today, now)
+
+    async def submit_from_modal(self, interaction: discord.Interaction, session_id: int, text: str) -> None:
+        view = await self.service.get(session_id)
+        ephemeral = self._ephemeral_view(view)
+        await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+        await self.check_quota(interaction.user.id)
+        record = view.record
+        channel_id = record.thread_id if record.transport == Transport.THREAD else record.channel_id
+        target = interaction_target(
+            interaction,
+            session_id=session_id,
+            ephemeral=ephemeral,
+            channel_id=channel_id if record.transport in (Transport.THREAD, Transport.DM) else None,
+        )
+        attempt = await self.service.submit_answer(session_id, interaction.user.id, text, delivery=target)
+        self.bot.wake_grading()
+        await interaction.followup.send(
+            f"✅ Answer saved ({len(text)} characters, attempt #{attempt.id}). Grading it now; the feedback follows.",
+            ephemeral=ephemeral,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    async def on_message(self, message: discord.Message) -> None:
+        """A plain message is an answer in the user's DM, and in their interview thread when content is readable."""
+        if message.author.bot or not message.content.strip():
+            return
+        if message.guild is None and isinstance(message.channel, discord.DMChannel):
+            context = "dm"
+        elif message.guild is not None and isinstance(message.channel, discord.Thread):
+            context = f"guild:{message.guild.id}"
+        else:
+            return
+        view = await self.service.active(message.author.id, context)
+        if view is None or view.record.id is None:
+            return
+        if context != "dm" and view.record.thread_id != message.channel.id:
+            return
+        if view.prompt is None:
+            if view.session.state == SessionState.FEEDBACK:
+                await message.reply("Press **Next** to continue (or **End**).", allowed_mentions=NO_MENTIONS)
+            return
+        try:
+            self.bot.rate_limiter.hit(message.author.id)
+            await self.check_quota(message.author.id)
+            attempt = await self.service.submit_answer(
+                view.record.id,
+                message.author.id,
+                message.content,
+                delivery=message_target(message, session_id=view.record.id),
+            )
+        except UserFacingError as error:
+            await message.reply(error.message, allowed_mentions=NO_MENTIONS)
+            return
+        except Exception:
+            error_id = secrets.token_hex(4)
+            log.exception("error %s handling a typed answer from user %s", error_id, message.author.id)
+            await message.reply(
+                f"Something went wrong on our side (error `{error_id}`). Try again.", allowed_mentions=NO_MENTIONS
+            )
+            return
+        self.bot.wake_grading()
+        await message.reply(
+            f"✅ Answer saved (attempt #{attempt.id}). Grading it now; the feedback follows.",
+            allowed_mentions=NO_MENTIONS,
+        )
+
+
+async def _send_pages(destination: discord.abc.Messageable, pages: Pages, buttons: discord.ui.View | None) -> None:
+    for index, embeds in enumerate(pages):
+        last = index == len(pages) - 1
+        if last and buttons is not None:
+            await destination.send(embeds=embeds, view=buttons, allowed_mentions=NO_MENTIONS)
+        else:
+            await destination.send(embeds=embeds, allowed_mentions=NO_MENTIONS)
+
+
+async def _quietly_delete(thread: discord.Thread) -> None:
+    try:
+        await thread.delete()
+    except discord.HTTPException:
+        log.debug("could not delete thread %s", thread.id)
+
+
+def choose(values: Sequence[str], current: str) -> list[str]:
+    """Autocomplete helper: values containing `current` (case-insensitive), at most 25."""
+    needle = current.casefold()
+    return [v for v in values if needle in v.casefold()][:25]

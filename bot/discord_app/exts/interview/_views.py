@@ -1,0 +1,105 @@
+"""The interview's persistent buttons: one `DynamicItem` whose custom id `iv:<action>:<session_id>` carries all the
+state it needs, so buttons keep working after a restart. The engine checks ownership; the item checks rate limits."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+import discord
+
+from bot.discord_app.limits import SlowDownError
+from bot.discord_app.tree import report_error
+
+if TYPE_CHECKING:
+    from bot.discord_app.client import InterviewBot
+
+
+@dataclass(frozen=True)
+class _Action:
+    label: str
+    style: discord.ButtonStyle
+    emoji: str | None = None
+
+
+ACTIONS: dict[str, _Action] = {
+    "answer": _Action("Answer", discord.ButtonStyle.primary, "✍️"),
+    "hint": _Action("Hint", discord.ButtonStyle.secondary, "💡"),
+    "skip": _Action("Skip", discord.ButtonStyle.secondary, "⏭️"),
+    "reveal": _Action("Reveal answer", discord.ButtonStyle.secondary, "📖"),
+    "next": _Action("Next", discord.ButtonStyle.primary, "➡️"),
+    "retry": _Action("Try again", discord.ButtonStyle.secondary, "🔁"),
+    "end": _Action("End", discord.ButtonStyle.danger, "🛑"),
+}
+CUSTOM_ID = re.compile(r"iv:(?P<action>[a-z]+):(?P<session_id>[0-9]{1,19})")
+
+
+def custom_id(action: str, session_id: int) -> str:
+    return f"iv:{action}:{session_id}"
+
+
+class SessionButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CUSTOM_ID.pattern):
+    def __init__(self, action: str, session_id: int, *, label: str | None = None, disabled: bool = False) -> None:
+        spec = ACTIONS[action]
+        super().__init__(
+            discord.ui.Button(
+                label=label or spec.label,
+                style=spec.style,
+                emoji=spec.emoji,
+                custom_id=custom_id(action, session_id),
+                disabled=disabled,
+            )
+        )
+        self.action = action
+        self.session_id = session_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction,
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> SessionButton:
+        action = match["action"]
+        if action not in ACTIONS:
+            raise ValueError(f"unknown interview action {action!r}")
+        return cls(action, int(match["session_id"]))
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        # discord.py drops a dynamic item silently when this returns False, so say why first.
+        bot = cast("InterviewBot", interaction.client)
+        try:
+            bot.rate_limiter.hit(interaction.user.id)
+        except SlowDownError as error:
+            await report_error(interaction, error)
+            return False
+        return True
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot = cast("InterviewBot", interaction.client)
+        try:
+            await bot.flow.on_button(interaction, self.action, self.session_id)
+        except Exception as error:  # dynamic items bypass view error handlers: report here
+            await report_error(interaction, error, where=f"button {self.action}")
+
+
+def question_buttons(session_id: int, hints_left: int) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(SessionButton("answer", session_id))
+    hint_label = f"Hint ({hints_left})" if hints_left else "No hints left"
+    view.add_item(SessionButton("hint", session_id, label=hint_label, disabled=hints_left <= 0))
+    view.add_item(SessionButton("skip", session_id))
+    view.add_item(SessionButton("reveal", session_id))
+    view.add_item(SessionButton("end", session_id))
+    return view
+
+
+def feedback_buttons(session_id: int, *, can_retry: bool = True) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(SessionButton("next", session_id))
+    if can_retry:
+        view.add_item(SessionButton("retry", session_id))
+    view.add_item(SessionButton("end", session_id))
+    return view
