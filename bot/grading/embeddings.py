@@ -78,3 +78,16 @@ class CachedEncoder:
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
         return np.stack([self._cache[t] for t in texts])
+
+    def encode_many(self, texts: Sequence[str], batch_size: int = 64) -> None:
+        """Fill the cache for many texts: batches of similar length waste little work on padding."""
+        missing = sorted(set(t for t in texts if t not in self._cache), key=len)
+        if len(self._cache) + len(missing) > self._max_entries:
+            self._cache.clear()
+        for start in range(0, len(missing), batch_size):
+            batch = missing[start : start + batch_size]
+            for text, vector in zip(batch, self.inner.encode(batch), strict=True):
+                self._cache[text] = vector
+
+    def __contains__(self, text: object) -> bool:
+        return text in self._cache

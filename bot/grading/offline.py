@@ -1,9 +1,25 @@
-"""The offline grader: key-point coverage by sentence-embedding similarity. No network, no key."""
+"""The offline grader: key-point coverage by sentence embeddings plus lexical evidence. No network, no key.
+
+How it scores (docs/grading.md has the details and the numbers):
+
+1. The answer is split into sentences; pairs of neighbouring sentences form windows (their vectors are the
+   length-weighted mean of the sentences' vectors, so windows cost no extra model call).
+2. For every key point (the rubric's, or points derived from the reference answer) three features are computed:
+   the best cosine similarity among the answer's sentences and windows, the share of the point's content words
+   (those not already in the question) that the answer uses, and the share of the content words the answer adds
+   beyond the question that belong to the rubric's material (reference and key points).
+3. A logistic model turns the features into the probability that a human grader would credit the point; the
+   coefficients were fitted on SemEval-2013 (`python -m bot.grading.calibrate`) and are constants below.
+4. The score is 10 * the mean credit, reduced for every listed misconception the answer states; degenerate
+   answers (empty, another language, gibberish, the question repeated, very short, off-topic) get an explicit low
+   score, a flag and a message.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import itertools
+import dataclasses
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -12,40 +28,76 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.core.models import GradeResult, KeyPointResult, Rubric, Verdict, count_words
-from bot.grading.embeddings import CachedEncoder, MiniLMEncoder, SentenceEncoder
+from bot.grading.embeddings import CachedEncoder, MiniLMEncoder, SentenceEncoder, Vectors
 from bot.grading.text import (
-    content_words,
+    content_stems,
     derive_key_points,
+    is_negated,
     latin_letter_ratio,
+    looks_foreign,
     looks_like_gibberish,
     split_sentences,
+    words,
 )
 
 GRADER_NAME = "offline"
+FEATURES = ("similarity", "overlap", "precision")
 
 
 @dataclass(frozen=True)
 class OfflineCalibration:
-    """The mapping from cosine similarity to credit; fitted on calibration data (see docs/grading.md)."""
+    """Constants of the offline grader. The logistic coefficients are fitted, the rest hand-tuned (docs/grading.md).
 
-    floor: float = 0.30  # a key point's best similarity at or below this earns nothing
-    covered_at: float = 0.65  # at or above this the point counts as covered
-    partial_at: float = 0.48  # at or above this (and below covered_at) it counts as partly covered
-    reference_weight: float = 0.3  # share of the score from whole-answer similarity to the reference
-    misconception_margin: float = 0.03  # a sentence closer to a misconception than to the key points by this
-    misconception_penalty: float = 0.2  # share of the score removed per misconception the answer states
-    off_topic_below: float = 0.22  # nothing in the answer is this close to the material: off-topic
-    short_answer_words: int = 5
-    short_answer_cap: float = 2.0
+    Fitted by `python -m bot.grading.calibrate semeval2013_train.csv` on the questions whose hash puts them in the
+    fit part; see docs/grading.md for the held-aside numbers.
+    """
+
+    # Logistic model of "a human would credit this key point" over FEATURES.
+    # Fitted on the SemEval-2013 fit part (137 questions, 6,768 answers); docs/grading.md "Calibration".
+    intercept: float = -1.485
+    w_similarity: float = 2.326
+    w_overlap: float = 1.094
+    w_precision: float = 0.521
+    floor: float = 0.3  # a point's best similarity at or below this earns no credit
+    gate_full: float = 0.55  # from this similarity up the logistic model alone decides
+    covered_at: float = 0.6  # a point with at least this credit is covered (the pass threshold, 6/10)
+    partial_at: float = 0.3  # at least this: partly covered
+    # Misconceptions: a sentence states one when it is close to it in absolute terms, clearly closer to it than to
+    # any key point or the reference, and agrees with it on negation ("X is not Y" rejects "X is Y").
+    misconception_at: float = 0.62
+    misconception_margin: float = 0.08
+    misconception_penalty: float = 0.25  # share of the score removed per misconception stated
+    # Degenerate answers.
+    off_topic_below: float = 0.18  # no sentence this close to any point, the reference or the question
     off_topic_cap: float = 1.0
+    short_answer_words: int = 5  # fewer words than this, when the reference is long, is "very short"
+    short_reference_words: int = 25  # references shorter than this accept short answers
+    short_answer_cap: float = 2.0
+    question_echo_cap: float = 1.0
+
+    def coefficients(self) -> tuple[float, ...]:
+        return (self.w_similarity, self.w_overlap, self.w_precision)
+
+    def with_model(self, intercept: float, weights: Sequence[float]) -> OfflineCalibration:
+        """A copy with other logistic coefficients (weights in FEATURES order)."""
+        similarity, overlap, precision = weights
+        return dataclasses.replace(
+            self, intercept=intercept, w_similarity=similarity, w_overlap=overlap, w_precision=precision
+        )
 
 
 @dataclass(frozen=True)
-class _Evidence:
+class Evidence:
+    """What the grader saw, per key point; `features` rows follow FEATURES (used by the calibration tool)."""
+
     key_points: list[str]
-    best_similarity: list[float]
-    best_sentence: list[str]
+    features: list[tuple[float, ...]]
+    credits: list[float]
+    best_unit: list[str]
     reference_similarity: float
+    best_similarity_overall: float
+    question_echo: float
+    repeats_question: bool
     misconceptions_stated: list[str]
 
 
@@ -76,146 +128,221 @@ class OfflineGrader:
         return self.encoder.model_id
 
     def warm_up(self, rubrics: Sequence[Rubric] = ()) -> None:
-        """Load the model and encode the rubrics' key points ahead of the first answer."""
-        texts = [point for rubric in rubrics for point in self._key_points(rubric)]
-        self.encoder.encode([*texts, *(r.reference_answer for r in rubrics)])
+        """Load the model and encode the rubrics' fixed texts (key points, misconceptions...) ahead of answers."""
+        self.encoder.encode_many([text for rubric in rubrics for text in self._rubric_texts(rubric)])
 
     async def grade(self, rubric: Rubric, answer: str) -> GradeResult:
-        # Encoding is CPU-bound: keep it off the event loop so a bot stays responsive while grading.
         return await asyncio.to_thread(self.grade_sync, rubric, answer)
 
     def grade_sync(self, rubric: Rubric, answer: str) -> GradeResult:
         started = time.perf_counter()
         result = self._grade(rubric, answer.strip())
-        return result.model_copy(update={"latency_ms": (time.perf_counter() - started) * 1000})
+        return result.model_copy(update={"latency_ms": round((time.perf_counter() - started) * 1000, 3)})
+
+    def grade_many(self, items: Sequence[tuple[Rubric, str]]) -> list[GradeResult]:
+        """Grade many answers at once: every text is encoded in length-sorted batches first (much faster)."""
+        self.prepare(items)
+        return [self.grade_sync(rubric, answer) for rubric, answer in items]
+
+    def prepare(self, items: Sequence[tuple[Rubric, str]]) -> None:
+        """Encode, in batches, everything grading `items` will need."""
+        texts: list[str] = []
+        for rubric, answer in items:
+            texts.extend(self._rubric_texts(rubric))
+            texts.extend(split_sentences(answer.strip()) or ([answer.strip()] if answer.strip() else []))
+        self.encoder.encode_many(texts)
+
+    def evidence(self, rubric: Rubric, answer: str) -> Evidence:
+        """The per-key-point evidence for an answer (also what the calibration tool fits on)."""
+        return self._evidence(rubric, self.key_points(rubric), answer.strip())
+
+    @staticmethod
+    def key_points(rubric: Rubric) -> list[str]:
+        return list(rubric.key_points) or derive_key_points(rubric.reference_answer)
 
     # -- scoring -------------------------------------------------------------------------------------------------
 
+    def _rubric_texts(self, rubric: Rubric) -> list[str]:
+        return [*self.key_points(rubric), *rubric.misconceptions, rubric.question]
+
     def _grade(self, rubric: Rubric, answer: str) -> GradeResult:
-        key_points = self._key_points(rubric)
+        key_points = self.key_points(rubric)
         degenerate = self._degenerate(answer, key_points)
         if degenerate is not None:
             return degenerate
         evidence = self._evidence(rubric, key_points, answer)
         cal = self.calibration
-        credits = [self._credit(s) for s in evidence.best_similarity]
-        coverage = float(np.mean(credits)) if credits else 0.0
-        reference_credit = self._credit(evidence.reference_similarity)
-        raw = (1 - cal.reference_weight) * coverage + cal.reference_weight * reference_credit
-        raw *= max(0.0, 1 - cal.misconception_penalty * len(evidence.misconceptions_stated))
-        score = round(10 * raw, 1)
+        coverage = float(np.mean(evidence.credits)) if evidence.credits else 0.0
+        coverage *= max(0.0, 1 - cal.misconception_penalty * len(evidence.misconceptions_stated))
+        score = round(10 * coverage, 1)
 
         flags: list[str] = []
         notices: list[str] = []
-        if count_words(answer) < cal.short_answer_words and score > cal.short_answer_cap:
-            score, flags = cal.short_answer_cap, ["too-short"]
+        if (
+            count_words(answer) < cal.short_answer_words
+            and count_words(rubric.reference_answer) >= cal.short_reference_words
+            and score > cal.short_answer_cap
+        ):
+            score = cal.short_answer_cap
+            flags.append("too-short")
             notices.append("The answer is very short; explain the idea in a few sentences to earn more credit.")
-        best_overall = max([*evidence.best_similarity, evidence.reference_similarity])
-        if best_overall < cal.off_topic_below and score > cal.off_topic_cap:
-            score, flags = cal.off_topic_cap, [*flags, "off-topic"]
+        if evidence.best_similarity_overall < cal.off_topic_below and score > cal.off_topic_cap:
+            score = cal.off_topic_cap
+            flags.append("off-topic")
             notices.append("The answer doesn't seem to address this question.")
-        if self._repeats_question(rubric, answer) and score > cal.off_topic_cap:
-            score, flags = cal.off_topic_cap, [*flags, "question-repeated"]
+        if evidence.repeats_question:
+            score = min(score, cal.question_echo_cap)
+            flags.append("question-repeated")
             notices.append("The answer mostly repeats the question; explain the answer in your own words.")
         if evidence.misconceptions_stated:
             flags.append("misconception")
-        return self._result(score, rubric, evidence, flags, notices)
+            notices.append("The answer states a common misconception; see the factual errors below.")
+        return self._result(score, evidence, flags, notices)
 
-    def _credit(self, similarity: float) -> float:
+    def _credit(self, features: Sequence[float]) -> float:
         cal = self.calibration
-        return float(np.clip((similarity - cal.floor) / (cal.covered_at - cal.floor), 0.0, 1.0))
+        z = cal.intercept + sum(w * x for w, x in zip(cal.coefficients(), features, strict=True))
+        probability = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+        # The gate: a point no sentence is semantically close to earns nothing, whatever the words shared.
+        gate = (features[0] - cal.floor) / (cal.gate_full - cal.floor)
+        return probability * min(1.0, max(0.0, gate))
 
-    def _verdict(self, similarity: float) -> Verdict:
-        if similarity >= self.calibration.covered_at:
+    def _verdict(self, credit: float) -> Verdict:
+        if credit >= self.calibration.covered_at:
             return Verdict.COVERED
-        if similarity >= self.calibration.partial_at:
+        if credit >= self.calibration.partial_at:
             return Verdict.PARTIAL
         return Verdict.MISSING
 
-    @staticmethod
-    def _key_points(rubric: Rubric) -> list[str]:
-        return list(rubric.key_points) or derive_key_points(rubric.reference_answer)
-
-    def _evidence(self, rubric: Rubric, key_points: list[str], answer: str) -> _Evidence:
-        sentences = split_sentences(answer) or [answer]
-        # Pairs of neighbouring sentences catch points that an answer spreads over two sentences.
-        windows = [f"{a} {b}" for a, b in itertools.pairwise(sentences)]
-        units = [*sentences, *windows]
+    def _evidence(self, rubric: Rubric, key_points: list[str], answer: str) -> Evidence:
         encoder = self.encoder
-        unit_vectors = encoder.encode(units)
+        sentences = split_sentences(answer) or [answer]
+        sentence_vectors = encoder.encode(sentences)
+        lengths = np.array([max(1, count_words(s)) for s in sentences], dtype=np.float32)
+        # Windows of two neighbouring sentences catch a point spread over both; their vector is the length-weighted
+        # mean of the two (close to encoding the pair, at no cost).
+        windows = [(i, i + 1) for i in range(len(sentences) - 1)]
+        units = [*sentences, *(f"{sentences[i]} {sentences[j]}" for i, j in windows)]
+        unit_vectors = _normalise(
+            np.vstack(
+                [
+                    sentence_vectors,
+                    *(
+                        (lengths[i] * sentence_vectors[i] + lengths[j] * sentence_vectors[j])[None, :]
+                        for i, j in windows
+                    ),
+                ]
+            )
+        )
+        answer_vector = _normalise((lengths[:, None] * sentence_vectors).sum(axis=0, keepdims=True))[0]
+
         point_vectors = encoder.encode(key_points)
         similarity = point_vectors @ unit_vectors.T  # (points, units)
         best_index = similarity.argmax(axis=1)
         best = similarity.max(axis=1)
 
-        answer_vector = encoder.encode([answer])[0]
-        reference_vector = encoder.encode([rubric.reference_answer])[0]
-        misconceptions = list(rubric.misconceptions)
-        stated: list[str] = []
-        if misconceptions:
-            sentence_vectors = unit_vectors[: len(sentences)]
-            to_misconception = encoder.encode(misconceptions) @ sentence_vectors.T  # (misconceptions, sentences)
-            to_points = similarity[:, : len(sentences)].max(axis=0)  # each sentence's closeness to any key point
-            for index, text in enumerate(misconceptions):
-                row = to_misconception[index]
-                closest = int(row.argmax())
-                if (
-                    row[closest] >= self.calibration.partial_at
-                    and row[closest] > to_points[closest] + self.calibration.misconception_margin
-                ):
-                    stated.append(text)
-        return _Evidence(
+        question_stems = content_stems(rubric.question)
+        answer_stems = content_stems(answer)
+        echo = len(answer_stems & question_stems) / len(answer_stems) if answer_stems else 0.0
+        # Precision: how much of what the answer adds beyond the question is material of the rubric.
+        rubric_stems = content_stems(rubric.reference_answer).union(*(content_stems(p) for p in key_points))
+        added = answer_stems - question_stems
+        precision = len(added & rubric_stems) / len(added) if added else 0.0
+        features: list[tuple[float, ...]] = []
+        for index, point in enumerate(key_points):
+            point_stems = content_stems(point)
+            new_stems = (point_stems - question_stems) or point_stems
+            overlap = len(new_stems & answer_stems) / len(new_stems) if new_stems else 0.0
+            features.append((float(best[index]), overlap, precision))
+
+        # The key points stand for the reference (they are derived from it when the rubric has none), so the
+        # reference itself is never encoded: its centroid is the mean of the points' vectors.
+        reference_similarity = float(_normalise(point_vectors.sum(axis=0, keepdims=True))[0] @ answer_vector)
+        question_similarity = float(np.max(encoder.encode([rubric.question]) @ unit_vectors.T))
+        stated = self._misconceptions(
+            rubric, sentences, unit_vectors[: len(sentences)], similarity[:, : len(sentences)]
+        )
+        return Evidence(
             key_points=key_points,
-            best_similarity=[float(s) for s in best],
-            best_sentence=[units[int(i)] for i in best_index],
-            reference_similarity=float(answer_vector @ reference_vector),
+            features=features,
+            credits=[self._credit(f) for f in features],
+            best_unit=[units[int(i)] for i in best_index],
+            reference_similarity=reference_similarity,
+            best_similarity_overall=max(float(best.max()), reference_similarity, question_similarity),
+            question_echo=echo,
+            # Nothing beyond the question's own words, closer to the question than to any point, no point's words.
+            repeats_question=bool(answer_stems)
+            and not added
+            and question_similarity >= float(best.max())
+            and max(f[1] for f in features) < 0.5,
             misconceptions_stated=stated,
         )
 
+    def _misconceptions(
+        self,
+        rubric: Rubric,
+        sentences: list[str],
+        sentence_vectors: Vectors,
+        to_points: Vectors,
+    ) -> list[str]:
+        if not rubric.misconceptions:
+            return []
+        cal = self.calibration
+        misconceptions = list(rubric.misconceptions)
+        to_misconception = self.encoder.encode(misconceptions) @ sentence_vectors.T  # (misconceptions, sentences)
+        to_truth = to_points.max(axis=0)  # how close each sentence is to the correct material (any key point)
+        stated: list[str] = []
+        for index, text in enumerate(misconceptions):
+            row = to_misconception[index]
+            closest = int(row.argmax())
+            if (
+                row[closest] >= cal.misconception_at
+                and row[closest] >= to_truth[closest] + cal.misconception_margin
+                and is_negated(sentences[closest]) == is_negated(text)
+            ):
+                stated.append(text)
+        return stated
+
     def _degenerate(self, answer: str, key_points: list[str]) -> GradeResult | None:
         """An explicit low grade with a clear message for answers that can't be graded on their content."""
-        if not answer:
+        if not answer or not words(answer):
             return self._explicit_zero(key_points, "empty", "No answer was given.")
-        if latin_letter_ratio(answer) < 0.5:
+        if latin_letter_ratio(answer) < 0.5 or looks_foreign(answer):
             return self._explicit_zero(
                 key_points, "other-language", "The offline grader reads English answers only; please answer in English."
             )
         if looks_like_gibberish(answer):
-            return self._explicit_zero(key_points, "gibberish", "The answer doesn't read as an explanation.")
+            return self._explicit_zero(
+                key_points, "gibberish", "The answer doesn't read as an explanation; write it out in sentences."
+            )
         return None
-
-    def _repeats_question(self, rubric: Rubric, answer: str) -> bool:
-        answer_words = content_words(answer)
-        if not answer_words:
-            return False
-        overlap = len(answer_words & content_words(rubric.question)) / len(answer_words)
-        return overlap >= 0.8
 
     def _explicit_zero(self, key_points: list[str], flag: str, notice: str) -> GradeResult:
         return GradeResult(
             score=0.0,
             key_points=[KeyPointResult(key_point=p, verdict=Verdict.MISSING) for p in key_points],
             improvements=[f"Cover: {p}" for p in key_points],
+            reasoning=notice,
             notices=[notice],
             flags=[flag],
             grader=GRADER_NAME,
-            model=self.model_id if self._encoder is not None else None,
+            model=self._encoder.model_id if self._encoder is not None else None,
         )
 
-    def _result(
-        self, score: float, rubric: Rubric, evidence: _Evidence, flags: list[str], notices: list[str]
-    ) -> GradeResult:
-        results = [
-            KeyPointResult(
-                key_point=point,
-                verdict=self._verdict(sim),
-                evidence=_quote(sentence) if self._verdict(sim) != Verdict.MISSING else "",
-                similarity=round(sim, 4),
+    def _result(self, score: float, evidence: Evidence, flags: list[str], notices: list[str]) -> GradeResult:
+        results = []
+        for point, credit, features, unit in zip(
+            evidence.key_points, evidence.credits, evidence.features, evidence.best_unit, strict=True
+        ):
+            verdict = self._verdict(credit)
+            results.append(
+                KeyPointResult(
+                    key_point=point,
+                    verdict=verdict,
+                    evidence=_quote(unit) if verdict != Verdict.MISSING else "",
+                    similarity=round(features[0], 4),
+                )
             )
-            for point, sim, sentence in zip(
-                evidence.key_points, evidence.best_similarity, evidence.best_sentence, strict=True
-            )
-        ]
         covered = [r.key_point for r in results if r.verdict == Verdict.COVERED]
         partial = [r.key_point for r in results if r.verdict == Verdict.PARTIAL]
         missing = [r.key_point for r in results if r.verdict == Verdict.MISSING]
@@ -223,7 +350,7 @@ class OfflineGrader:
             score=score,
             key_points=results,
             factual_errors=[
-                f"The answer appears to claim a common misconception: {m}" for m in evidence.misconceptions_stated
+                f"The answer appears to state a common misconception: {m}" for m in evidence.misconceptions_stated
             ],
             strengths=[f"Covered: {p}" for p in covered],
             improvements=[f"Develop further: {p}" for p in partial] + [f"Missing: {p}" for p in missing],
@@ -238,6 +365,15 @@ class OfflineGrader:
         )
 
 
+def _normalise(vectors: Vectors) -> Vectors:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    result: Vectors = (vectors / np.clip(norms, 1e-12, None)).astype(np.float32)
+    return result
+
+
 def _quote(sentence: str, limit: int = 160) -> str:
     sentence = " ".join(sentence.split())
     return sentence if len(sentence) <= limit else sentence[: limit - 1].rstrip() + "…"
+
+
+__all__ = ["FEATURES", "GRADER_NAME", "Evidence", "OfflineCalibration", "OfflineGrader"]
