@@ -105,7 +105,9 @@ class OpenAIGrader:
 
     async def _ask(self, messages: list[dict[str, str]]) -> tuple[CompletionUsage | None, LLMGrade | str]:
         """One chat request: its usage, and the grade or a description of what was wrong with the reply."""
-        await self._limiter.acquire(count_message_tokens(messages, self._encoding))
+        estimated_tokens = count_message_tokens(messages, self._encoding)
+        waited_s = await self._limiter.acquire(estimated_tokens)
+        log.debug("grading request: ~%d prompt tokens, waited %.1f s for the token limit", estimated_tokens, waited_s)
         if self._use_json_schema:
             try:
                 return await self._ask_structured(messages)
