@@ -148,3 +148,15 @@ async def test_a_second_interview_in_the_same_place_is_refused_kindly(fake: Fake
         reply = await again.wait_webhook("POST")
         assert "already have an interview running" in reply.json["content"]
         assert len(fake.threads()) == 1
+
+
+async def test_a_failed_start_removes_the_thread_it_opened(fake: FakeDiscord, launch) -> None:
+    user = fake.make_user("typo")
+    async with launch():
+        interaction = await fake.slash("interview start", {"topic": "no-such-topic"}, user=user, guild=fake.guild)
+        await interaction.wait_callback()
+        reply = await interaction.wait_webhook("POST")
+        assert "Unknown topic" in reply.json["content"]
+        deleted = await fake.wait_for_call("DELETE", r"^/channels/\d+$", 5)
+        assert deleted.status == 200
+        assert not fake.threads()

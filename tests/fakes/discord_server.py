@@ -577,6 +577,7 @@ class FakeDiscord:
         yield "PATCH", r"/webhooks/(?P<app_id>\d+)/(?P<token>[^/]+)/messages/(?P<mid>@original|\d+)", self._edit_wh_msg
         yield "DELETE", r"/webhooks/(?P<app_id>\d+)/(?P<token>[^/]+)/messages/(?P<mid>@original|\d+)", self._del_wh_msg
         yield "GET", r"/channels/(?P<cid>\d+)", self._get_channel
+        yield "DELETE", r"/channels/(?P<cid>\d+)", self._delete_channel
         yield "POST", r"/channels/(?P<cid>\d+)/messages", self._create_message
         yield "GET", r"/channels/(?P<cid>\d+)/messages/(?P<mid>\d+)", self._get_message
         yield "PATCH", r"/channels/(?P<cid>\d+)/messages/(?P<mid>\d+)", self._edit_message
@@ -885,6 +886,16 @@ class FakeDiscord:
 
     async def _get_channel(self, call: Call, cid: str) -> dict[str, Any]:
         return self._channel(cid)
+
+    async def _delete_channel(self, call: Call, cid: str) -> dict[str, Any]:
+        channel = self._channel(cid)
+        if channel["type"] != PRIVATE_THREAD or channel.get("owner_id") != self.bot_user["id"]:
+            raise DiscordError(403, 50013, "Missing Permissions")
+        del self.channels[int(cid)]
+        guild = self.guilds[int(channel["guild_id"])]
+        guild["threads"] = [t for t in guild["threads"] if t["id"] != cid]
+        self._spawn(self.dispatch("THREAD_DELETE", {k: channel[k] for k in ("id", "guild_id", "parent_id", "type")}))
+        return channel
 
     async def _create_message(self, call: Call, cid: str) -> dict[str, Any]:
         channel = self._channel(cid)

@@ -15,7 +15,7 @@ import discord
 
 from bot.core.errors import SessionAlreadyActiveError, UserFacingError
 from bot.core.models import Transport
-from bot.core.service import InterviewService, SessionView, Where
+from bot.core.service import InterviewService, NothingDueError, SessionView, Where
 from bot.core.session import Mode, SessionState
 from bot.discord_app.delivery import interaction_target, message_target
 from bot.discord_app.embeds import trim
@@ -89,8 +89,14 @@ class InterviewFlow:
         context, transport = self.context_of(interaction)
         await interaction.response.defer(ephemeral=self.ephemeral_for(transport), thinking=True)
         active = await self.service.active(interaction.user.id, context)
-        if active is not None:
+        if active is not None and active.record.id is not None and _finished_practice(active):
+            await self.service.end(active.record.id, interaction.user.id)  # its feedback is shown: make room
+        elif active is not None:
             raise SessionAlreadyActiveError(active.record.id)
+        if mode == Mode.REVIEW and not await self.bot.runtime.progress.due_reviews(
+            interaction.user.id, now=self.bot.runtime.clock.now(), limit=1
+        ):
+            raise NothingDueError  # before opening a thread for nothing
         thread = None
         if interaction.guild_id is not None and mode != Mode.PRACTICE:
             thread = await self._open_thread(interaction)
@@ -297,6 +303,11 @@ async def _send_pages(destination: discord.abc.Messageable, pages: Pages, button
             await destination.send(embeds=embeds, view=buttons, allowed_mentions=NO_MENTIONS)
         else:
             await destination.send(embeds=embeds, allowed_mentions=NO_MENTIONS)
+
+
+def _finished_practice(view: SessionView) -> bool:
+    """A one-question practice whose feedback is out: starting another one simply replaces it."""
+    return view.session.mode == Mode.PRACTICE and view.session.state == SessionState.FEEDBACK
 
 
 async def _quietly_delete(thread: discord.Thread) -> None:
