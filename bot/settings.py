@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import platformdirs
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 GraderChoice = Literal["auto", "llm", "offline"]
@@ -128,3 +128,39 @@ class Settings(BaseSettings):
     # Background grading in the bot process: concurrent grading jobs and how often idle loops poll the queue.
     grading_concurrency: int = Field(default=4, ge=1)
     queue_poll_interval_s: float = Field(default=1.0, gt=0)
+
+    # --- Operations (issue 9) --------------------------------------------------------------------------------------
+    # Prometheus /metrics and /healthz on this TCP port (0 = off). Bind address: keep it private (127.0.0.1, or the
+    # container's network) — the endpoints carry no secrets but should not face the internet.
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+    # Gateway sharding across processes: this process runs shard `shard_id` of `shard_count` (unset = discord.py
+    # decides, one process). Every process shares the same database and grading queue.
+    shard_id: int | None = Field(default=None, ge=0)
+    shard_count: int | None = Field(default=None, ge=1)
+    # On SIGTERM: stop taking work, let in-flight grading finish for at most this long, then release the leases.
+    shutdown_timeout_s: float = Field(default=20.0, gt=0)
+    # How long a grading worker holds a job before another process may take it over (must exceed the grader's
+    # worst case: LLM timeout x (retries + 1)).
+    grading_lease_s: float = Field(default=300.0, gt=0)
+
+    @field_validator("shard_id", "shard_count", mode="before")
+    @classmethod
+    def _blank_shard_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _shards_consistent(self) -> Settings:
+        if (self.shard_id is None) != (self.shard_count is None):
+            raise ValueError("set both MOCKINTERVIEW_SHARD_ID and MOCKINTERVIEW_SHARD_COUNT, or neither")
+        if self.shard_id is not None and self.shard_count is not None and self.shard_id >= self.shard_count:
+            raise ValueError(f"MOCKINTERVIEW_SHARD_ID ({self.shard_id}) must be below SHARD_COUNT ({self.shard_count})")
+        return self
+
+    def shard_ids(self) -> list[int] | None:
+        """The shards this process runs (pass to discord.py's `AutoShardedBot(shard_ids=..., shard_count=...)`)."""
+        return None if self.shard_id is None else [self.shard_id]
+
+    def secret_values(self) -> list[str]:
+        """The configured secrets' plain values, for the log redaction filter (never log these)."""
+        return [s.get_secret_value() for s in (self.discord_token, self.openai_api_key) if s and s.get_secret_value()]

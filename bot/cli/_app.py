@@ -37,7 +37,7 @@ def load_settings() -> Settings:
         lines = [f"  {'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors(include_url=False)]
         err_console.print("Invalid configuration:\n" + "\n".join(lines), markup=False, highlight=False)
         raise typer.Exit(2) from None
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, secrets=settings.secret_values())
     return settings
 
 

@@ -109,6 +109,7 @@ def _grade_body(reasoning: str, assessed: list[tuple[int, str, str, str]], score
 class FakeOpenAIServer:
     reject_json_schema: bool = False  # answer 400 to response_format json_schema, like many local servers
     script: deque[Reply] = field(default_factory=deque)
+    default: Reply = field(default_factory=Reply)  # what an empty script answers (e.g. Reply("slow") for latency)
     requests: list[RecordedRequest] = field(default_factory=list)
     _seen_system_prompts: set[str] = field(default_factory=set)
     _runner: web.AppRunner | None = None
@@ -162,7 +163,7 @@ class FakeOpenAIServer:
     async def _respond(self, recorded: RecordedRequest) -> web.Response:
         if self.reject_json_schema and recorded.response_format_type == "json_schema":
             return _error(400, "response_format of type json_schema is not supported by this server")
-        reply = self.script.popleft() if self.script else Reply()
+        reply = self.script.popleft() if self.script else self.default
         headers = {"Retry-After": reply.retry_after} if reply.retry_after else {}
         if reply.kind == "rate_limit":
             return _error(429, "Rate limit reached for requests", headers=headers, error_type="rate_limit_exceeded")

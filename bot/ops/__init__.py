@@ -1,0 +1,1 @@
+"""Operations: structured logging helpers, Prometheus metrics, the /metrics + /healthz server, graceful shutdown."""
