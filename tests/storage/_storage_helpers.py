@@ -1,4 +1,4 @@
-"""Fakes and helpers shared by the storage tests (imported by name: pytest puts this folder on sys.path)."""
+"""Fakes and helpers shared by the storage tests."""
 
 from __future__ import annotations
 

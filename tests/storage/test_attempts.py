@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from _storage_helpers import FixedClock, submission
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.models import AttemptStatus, GradeResult
 from bot.storage.attempts import InvalidCursorError, SqlAttemptRepository
 from bot.storage.tables import attempts, grading_jobs, users
+from tests.storage._storage_helpers import FixedClock, submission
 
 
 async def _count(engine: AsyncEngine, table: object) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from _storage_helpers import FixedClock, submission
 from sqlalchemy import BigInteger, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,6 +16,7 @@ from bot.storage.progress import SqlProgressRepository
 from bot.storage.queue import SqlGradingQueue
 from bot.storage.sessions import SqlSessionRepository
 from bot.storage.tables import grading_jobs, metadata
+from tests.storage._storage_helpers import FixedClock, submission
 
 ME, OTHER = 424242424242, 17
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from _storage_helpers import FixedClock, submission
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.models import GradeResult, LeaderboardPeriod
 from bot.storage.accounts import SqlAccountRepository
 from bot.storage.attempts import SqlAttemptRepository
 from bot.storage.progress import SqlProgressRepository, period_start, streak_from_days, zone
+from tests.storage._storage_helpers import FixedClock, submission
 
 
 async def _answer(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from _storage_helpers import FakeGrader, FixedClock, fake_score, rubric_for, submission
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -15,6 +14,7 @@ from bot.storage.attempts import SqlAttemptRepository
 from bot.storage.engine import create_engine
 from bot.storage.queue import SqlGradingQueue
 from bot.storage.tables import attempts, grading_jobs
+from tests.storage._storage_helpers import FakeGrader, FixedClock, fake_score, rubric_for, submission
 
 GRADE = GradeResult(score=8.0, grader="fake")
 

@@ -6,12 +6,12 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from _storage_helpers import FixedClock
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.errors import SessionAlreadyActiveError, SessionNotFoundError
 from bot.core.models import SessionRecord, Transport
 from bot.storage.sessions import SqlSessionRepository
+from tests.storage._storage_helpers import FixedClock
 
 
 def _record(user_id: int = 1, context: str = "dm", **extra: object) -> SessionRecord:
