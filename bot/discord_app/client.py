@@ -20,7 +20,7 @@ from bot.core.models import Attempt, ClaimedJob, GradeResult, PendingDelivery
 from bot.core.ports import Clock, GradingQueue
 from bot.discord_app.delivery import FeedbackDeliverer
 from bot.discord_app.exts.interview._flow import InterviewFlow
-from bot.discord_app.exts.interview._views import SessionButton
+from bot.discord_app.exts.interview._views import SessionButton, ShareButton
 from bot.discord_app.limits import UserRateLimiter
 from bot.discord_app.runtime import Runtime
 from bot.discord_app.tasks import spawn
@@ -141,7 +141,7 @@ class InterviewBot(commands.Bot):
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        self.add_dynamic_items(SessionButton)
+        self.add_dynamic_items(SessionButton, ShareButton)
         if self.background:
             self._tasks = [
                 spawn(self.worker.run(), name="grading-worker"),

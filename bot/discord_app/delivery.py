@@ -139,5 +139,6 @@ class FeedbackDeliverer:
         view = await service.record_grade(item.attempt)  # idempotent: a redelivery records nothing twice
         if view is None and item.attempt.session_id is not None:
             view = await service.get(item.attempt.session_id)
-        pages, buttons = feedback_message(self.bot.runtime, item.attempt, view)
+        shareable = bool(target.get("ephemeral")) and item.attempt.guild_id is not None
+        pages, buttons = feedback_message(self.bot.runtime, item.attempt, view, shareable=shareable)
         await self.outbox.send(target, pages, buttons)

@@ -18,7 +18,9 @@ class BaseView(discord.ui.View):
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
         if interaction.user.id != self.owner_id:
-            await interaction.response.send_message("These buttons aren't for you.", ephemeral=True)
+            await interaction.response.send_message(
+                "These buttons aren't for you.", ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
             return False
         return True
 

@@ -235,3 +235,16 @@ async def test_dev_guild_sync_at_start(fake: FakeDiscord, launch) -> None:
 
 def test_bot_class_is_a_commands_bot() -> None:
     assert issubclass(InterviewBot, app_commands.CommandTree) is False
+
+
+async def test_privacy_forget_cancel_deletes_nothing(fake: FakeDiscord, launch) -> None:
+    user = fake.make_user("hesitant")
+    async with launch() as bot:
+        await _graded_practice_in_dm(fake, user)
+        forget = await fake.slash("privacy forget", user=user)
+        await forget.wait_callback()
+        assert forget.original_message is not None
+        cancel = await fake.click("privacy:forget:cancel", user=user, message=forget.original_message)
+        update = (await cancel.wait_callback()).json
+        assert update["type"] == 7 and update["data"]["content"] == "Nothing was deleted."
+        assert await bot.runtime.attempts.history(int(user["id"]))

@@ -154,3 +154,50 @@ async def test_ephemeral_feedback_after_the_window_goes_to_a_dm_not_the_channel(
         assert feedback
         public = [m for m in bot_messages(fake, channel["id"]) if not m["flags"] & EPHEMERAL]
         assert not public  # nothing personal was posted in the channel
+
+
+async def _answer_ephemerally(fake: FakeDiscord, user: dict, guild: dict):
+    start = await fake.slash("practice", user=user, guild=guild)
+    question = (await start.wait_webhook("POST")).json
+    session_id = custom_ids(question)[0].rsplit(":", 1)[1]
+    message = fake.find_component(f"^iv:answer:{session_id}$")[0]
+    press = await fake.click(f"iv:answer:{session_id}", user=user, message=message)
+    await press.wait_callback()
+    return await fake.submit_modal(press, "A private answer with a secret detail.")
+
+
+async def test_private_feedback_can_be_shared_as_a_score_without_the_answer(fake: FakeDiscord, launch) -> None:
+    user, other = fake.make_user("proud"), fake.make_user("bystander")
+    async with launch():
+        submit = await _answer_ephemerally(fake, user, fake.guild)
+        feedback = await fake.wait_until(submit.followups, 10, "feedback")
+        assert feedback[0]["flags"] & EPHEMERAL
+        share_id = next(c for c in custom_ids(feedback[0]) if c.startswith("iv:share:"))
+
+        refused = (await (await fake.click(share_id, user=other, message=feedback[0])).wait_callback()).json
+        assert refused["data"]["flags"] & EPHEMERAL
+        assert "Only the person who answered" in refused["data"]["content"]
+
+        shared = await fake.click(share_id, user=user, message=feedback[0])
+        public = (await shared.wait_callback()).json
+        assert public["type"] == 4
+        assert not (public["data"].get("flags") or 0) & EPHEMERAL
+        assert "7.0 / 10" in public["data"]["embeds"][0]["title"]
+        assert "secret detail" not in str(public)
+
+
+async def test_feedback_survives_a_5xx_and_a_429_on_its_followup(
+    fake: FakeDiscord, launch, grader: GatedGrader
+) -> None:
+    user = fake.make_user("stormy")
+    async with launch():
+        grader.hold()
+        submit = await _answer_ephemerally(fake, user, fake.guild)
+        await submit.wait_webhook("POST")  # "Answer saved"
+        fake.fail_next("POST", rf"^/webhooks/\d+/{submit.token}$", status=502)
+        fake.fail_next("POST", rf"^/webhooks/\d+/{submit.token}$", status=429, retry_after=0.05)
+        grader.release()
+        feedback = await fake.wait_until(submit.followups, 20, "feedback despite the faults")
+        assert embed_titles(feedback[0])[0] == "Feedback"
+        statuses = [c.status for c in webhook_posts(fake, submit.token)]
+        assert statuses[-3:] == [502, 429, 200] or statuses[-3:] == [429, 502, 200]

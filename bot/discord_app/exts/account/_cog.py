@@ -73,7 +73,7 @@ class ForgetConfirmView(BaseView):
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary, custom_id="privacy:forget:cancel")
     async def cancel(self, interaction: discord.Interaction, button: discord.ui.Button[Any]) -> None:
         self.stop()
-        await interaction.response.edit_message(content="Nothing was deleted.", view=None)
+        await interaction.response.edit_message(content="Nothing was deleted.", view=None, allowed_mentions=NO_MENTIONS)
 
 
 class AccountCog(commands.Cog, name="Account"):

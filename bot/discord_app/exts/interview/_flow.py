@@ -20,7 +20,13 @@ from bot.core.session import Mode, SessionState
 from bot.discord_app.delivery import interaction_target, message_target
 from bot.discord_app.embeds import trim
 from bot.discord_app.exts.interview._modals import AnswerModal
-from bot.discord_app.exts.interview._render import Pages, question_message, report_pages, reveal_message
+from bot.discord_app.exts.interview._render import (
+    Pages,
+    question_message,
+    report_pages,
+    reveal_message,
+    share_embed,
+)
 from bot.discord_app.limits import check_daily_quota, start_of_day
 from bot.discord_app.replies import NO_MENTIONS, send_reply
 
@@ -202,6 +208,13 @@ class InterviewFlow:
         for index, embeds in enumerate(pages):
             last = index == len(pages) - 1
             await send_reply(interaction, embeds=embeds, view=buttons if last else None, ephemeral=ephemeral)
+
+    async def share(self, interaction: discord.Interaction, attempt_id: int) -> None:
+        attempt = await self.bot.runtime.attempts.get_attempt(attempt_id)
+        if attempt.user_id != interaction.user.id:
+            raise UserFacingError("Only the person who answered can share this score.")
+        embed = share_embed(self.bot.runtime.bank, attempt, interaction.user.display_name)
+        await interaction.response.send_message(embed=embed, ephemeral=False, allowed_mentions=NO_MENTIONS)
 
     # -- answering ------------------------------------------------------------------------------------------
 

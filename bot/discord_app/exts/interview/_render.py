@@ -13,7 +13,7 @@ from bot.core.report import Report
 from bot.core.service import Prompt, SessionView
 from bot.core.session import InterviewSession, ItemKind, SessionState
 from bot.discord_app.embeds import escape, paginate, trim
-from bot.discord_app.exts.interview._views import feedback_buttons, question_buttons
+from bot.discord_app.exts.interview._views import ShareButton, feedback_buttons, question_buttons
 
 if TYPE_CHECKING:
     from bot.discord_app.runtime import Runtime
@@ -60,14 +60,18 @@ def question_message(bank: QuestionBank, prompt: Prompt, *, typed_answers: bool)
 
 
 def feedback_message(
-    runtime: Runtime, attempt: Attempt, view: SessionView | None
+    runtime: Runtime, attempt: Attempt, view: SessionView | None, *, shareable: bool = False
 ) -> tuple[Pages, discord.ui.View | None]:
-    """The feedback for a graded (or failed) attempt, with Next/Try again/End while the session waits on it."""
+    """The feedback for a graded (or failed) attempt, with Next/Try again/End while the session waits on it, and
+    Share when the feedback is private to the user in a server."""
     question = runtime.bank.questions.get(attempt.question_id)
     buttons = None
     session = view.session if view is not None else None
     if session is not None and session.id is not None and session.state == SessionState.FEEDBACK:
         buttons = feedback_buttons(session.id, can_retry=attempt.kind != ItemKind.FOLLOW_UP.value)
+    if shareable and attempt.grade is not None:
+        buttons = buttons or discord.ui.View(timeout=None)
+        buttons.add_item(ShareButton(attempt.id))
     if attempt.status != AttemptStatus.GRADED or attempt.grade is None:
         pages = paginate(
             "Answer saved — grading failed",
@@ -158,6 +162,18 @@ def report_pages(bank: QuestionBank, report: Report, session: InterviewSession) 
     return paginate(
         title, description="\n".join(lines), fields=fields, colour=BLURPLE, footer="See /progress and /review"
     )
+
+
+def share_embed(bank: QuestionBank, attempt: Attempt, display_name: str) -> discord.Embed:
+    score = attempt.grade.score if attempt.grade else 0.0
+    question = bank.questions.get(attempt.question_id)
+    embed = discord.Embed(
+        title=trim(f"{escape(display_name)} scored {score:.1f} / 10", 256),
+        description=trim(question.question, 1000) if question else attempt.question_id,
+        colour=_score_colour(score),
+    )
+    embed.set_footer(text=f"{topic_title(bank, attempt.topic)} · practise with /practice")
+    return embed
 
 
 def history_pages(bank: QuestionBank, attempts: Sequence[Attempt], topic: str | None) -> Pages:

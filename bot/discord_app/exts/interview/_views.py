@@ -32,7 +32,19 @@ ACTIONS: dict[str, _Action] = {
     "retry": _Action("Try again", discord.ButtonStyle.secondary, "🔁"),
     "end": _Action("End", discord.ButtonStyle.danger, "🛑"),
 }
-CUSTOM_ID = re.compile(r"iv:(?P<action>[a-z]+):(?P<session_id>[0-9]{1,19})")
+CUSTOM_ID = re.compile(rf"iv:(?P<action>{'|'.join(ACTIONS)}):(?P<session_id>[0-9]{{1,19}})")
+SHARE_ID = re.compile(r"iv:share:(?P<attempt_id>[0-9]{1,19})")
+
+
+async def _within_rate_limit(interaction: discord.Interaction) -> bool:
+    # discord.py drops a dynamic item silently when its check returns False, so say why first.
+    bot = cast("InterviewBot", interaction.client)
+    try:
+        bot.rate_limiter.hit(interaction.user.id)
+    except SlowDownError as error:
+        await report_error(interaction, error)
+        return False
+    return True
 
 
 def custom_id(action: str, session_id: int) -> str:
@@ -68,14 +80,7 @@ class SessionButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CUS
         return cls(action, int(match["session_id"]))
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
-        # discord.py drops a dynamic item silently when this returns False, so say why first.
-        bot = cast("InterviewBot", interaction.client)
-        try:
-            bot.rate_limiter.hit(interaction.user.id)
-        except SlowDownError as error:
-            await report_error(interaction, error)
-            return False
-        return True
+        return await _within_rate_limit(interaction)
 
     async def callback(self, interaction: discord.Interaction) -> None:
         bot = cast("InterviewBot", interaction.client)
@@ -103,3 +108,35 @@ def feedback_buttons(session_id: int, *, can_retry: bool = True) -> discord.ui.V
         view.add_item(SessionButton("retry", session_id))
     view.add_item(SessionButton("end", session_id))
     return view
+
+
+class ShareButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=SHARE_ID.pattern):
+    """Post a short public summary of private feedback (the score and the question, never the answer)."""
+
+    def __init__(self, attempt_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Share score", style=discord.ButtonStyle.secondary, emoji="📣", custom_id=f"iv:share:{attempt_id}"
+            )
+        )
+        self.attempt_id = attempt_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction,
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> ShareButton:
+        return cls(int(match["attempt_id"]))
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        return await _within_rate_limit(interaction)
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot = cast("InterviewBot", interaction.client)
+        try:
+            await bot.flow.share(interaction, self.attempt_id)
+        except Exception as error:
+            await report_error(interaction, error, where="button share")
