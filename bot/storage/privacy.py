@@ -19,10 +19,15 @@ from bot.storage.engine import write_transaction
 from bot.storage.tables import (
     attempts,
     custom_questions,
+    daily_answers,
+    daily_posts,
+    daily_schedules,
     grading_jobs,
     guilds,
     interview_sessions,
     review_schedules,
+    study_round_answers,
+    study_rounds,
     users,
 )
 
@@ -35,6 +40,11 @@ def _own_attempts(user_id: int) -> ColumnElement[bool]:
 
 # Which rows of each table are the user's. Deleted children first (the order `forget_user` uses).
 USER_DATA: dict[str, tuple[Table, Callable[[int], ColumnElement[bool]]]] = {
+    # Study servers (issue 7): who answered which round question / daily post (the answers are attempts).
+    "study_round_answers": (study_round_answers, lambda user_id: study_round_answers.c.user_id == user_id),
+    "daily_answers": (daily_answers, lambda user_id: daily_answers.c.user_id == user_id),
+    # A round belongs to its guild; forgetting its host removes their id from it.
+    "study_rounds": (study_rounds, lambda user_id: study_rounds.c.host_id == user_id),
     "grading_jobs": (grading_jobs, _own_attempts),
     "attempts": (attempts, lambda user_id: attempts.c.user_id == user_id),
     "review_schedules": (review_schedules, lambda user_id: review_schedules.c.user_id == user_id),
@@ -43,8 +53,12 @@ USER_DATA: dict[str, tuple[Table, Callable[[int], ColumnElement[bool]]]] = {
     "custom_questions": (custom_questions, lambda user_id: custom_questions.c.created_by == user_id),
     "users": (users, lambda user_id: users.c.id == user_id),
 }
-KEEP_ROWS_ANONYMISED = {"custom_questions": {"created_by": None}}
-NOT_USER_DATA = {guilds.name}  # server-wide settings; no user's personal data
+KEEP_ROWS_ANONYMISED: dict[str, dict[str, object]] = {
+    "custom_questions": {"created_by": None},
+    "study_rounds": {"host_id": 0},
+}
+# Server-wide settings and schedules; no user's personal data.
+NOT_USER_DATA = {guilds.name, daily_schedules.name, daily_posts.name}
 
 
 def _jsonable(value: Any) -> Any:  # noqa: ANN401 - any column value

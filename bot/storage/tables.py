@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -190,4 +191,87 @@ custom_questions = Table(
     Column("created_by", BigInteger, nullable=True),
     _now_column("created_at"),
     Index("ix_custom_questions_created_by", "created_by"),
+)
+
+# --- Study servers (issue 7, migration 0003): live rounds, the daily question, and who answered them.
+
+study_rounds = Table(
+    "study_rounds",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("guild_id", BigInteger, nullable=False),
+    Column("channel_id", BigInteger, nullable=False),
+    Column("host_id", BigInteger, nullable=False),  # 0 once the host asked to be forgotten
+    Column("state", String(16), nullable=False),  # open | collecting | revealing | paused | ended
+    Column("due_at", UtcDateTime(), nullable=True),  # when the scheduler must next look at it
+    Column("snapshot", JSON, nullable=False),  # the engine's StudyRound, without the routing columns above
+    _now_column("created_at"),
+    _now_column("updated_at"),
+    Index("ix_study_rounds_state_due", "state", "due_at"),
+    Index("ix_study_rounds_guild_created", "guild_id", "created_at"),
+    # One live round per channel, enforced by the database.
+    Index(
+        "uq_study_rounds_one_live",
+        "channel_id",
+        unique=True,
+        sqlite_where=text("state <> 'ended'"),
+        postgresql_where=text("state <> 'ended'"),
+    ),
+)
+
+study_round_answers = Table(
+    "study_round_answers",
+    metadata,
+    Column("round_id", Id, ForeignKey("study_rounds.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("user_id", BigInteger, primary_key=True),
+    Column("attempt_id", Id, ForeignKey("attempts.id", ondelete="CASCADE"), nullable=False),
+    Column("elapsed_s", Float, nullable=False),
+    _now_column("submitted_at"),
+    Index("ix_study_round_answers_attempt", "attempt_id"),
+    Index("ix_study_round_answers_user", "user_id"),
+)
+
+daily_schedules = Table(
+    "daily_schedules",
+    metadata,
+    Column("guild_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("channel_id", BigInteger, nullable=False),
+    Column("local_time", String(5), nullable=False),  # HH:MM on the guild's wall clock
+    Column("timezone", String(64), nullable=False),  # IANA name
+    Column("topic", String(60), nullable=True),
+    Column("next_post_at", UtcDateTime(), nullable=False),
+    _now_column("updated_at"),
+    Index("ix_daily_schedules_next_post_at", "next_post_at"),
+)
+
+daily_posts = Table(
+    "daily_posts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("guild_id", BigInteger, nullable=False),
+    Column("local_date", Date, nullable=False),  # the guild's local day this post belongs to
+    Column("question_id", String(100), nullable=False),
+    Column("channel_id", BigInteger, nullable=False),
+    Column("thread_id", BigInteger, nullable=True),
+    Column("message_id", BigInteger, nullable=True),
+    Column("status", String(16), nullable=False),  # claimed | posted | failed
+    Column("claimed_by", String(64), nullable=False),
+    _now_column("claimed_at"),
+    Column("posted_at", UtcDateTime(), nullable=True),
+    Column("summary_posted_at", UtcDateTime(), nullable=True),
+    # A day is posted at most once per guild, across restarts and processes: the claim is this insert.
+    UniqueConstraint("guild_id", "local_date"),
+)
+
+daily_answers = Table(
+    "daily_answers",
+    metadata,
+    Column("post_id", Id, ForeignKey("daily_posts.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", BigInteger, primary_key=True),
+    Column("attempt_id", Id, ForeignKey("attempts.id", ondelete="CASCADE"), nullable=False),
+    Column("elapsed_s", Float, nullable=False),
+    _now_column("submitted_at"),
+    Index("ix_daily_answers_attempt", "attempt_id"),
+    Index("ix_daily_answers_user", "user_id"),
 )
