@@ -63,9 +63,10 @@ class OfflineCalibration:
     covered_at: float = 0.6  # a point with at least this credit is covered (the pass threshold, 6/10)
     partial_at: float = 0.3  # at least this: partly covered
     # Misconceptions: a sentence states one when it is close to it in absolute terms, clearly closer to it than to
-    # any key point or the reference, and agrees with it on negation ("X is not Y" rejects "X is Y").
+    # any key point, uses its distinctive words, and agrees with it on negation ("X is not Y" rejects "X is Y").
     misconception_at: float = 0.62
     misconception_margin: float = 0.08
+    misconception_support: float = 0.6  # share of its distinctive words (not in question or points) the sentence uses
     misconception_penalty: float = 0.25  # share of the score removed per misconception stated
     # Degenerate answers.
     off_topic_below: float = 0.18  # no sentence this close to any point, the reference or the question
@@ -181,13 +182,12 @@ class OfflineGrader:
         if (
             count_words(answer) < cal.short_answer_words
             and count_words(rubric.reference_answer) >= cal.short_reference_words
-            and score > cal.short_answer_cap
         ):
-            score = cal.short_answer_cap
+            score = min(score, cal.short_answer_cap)
             flags.append("too-short")
             notices.append("The answer is very short; explain the idea in a few sentences to earn more credit.")
-        if evidence.best_similarity_overall < cal.off_topic_below and score > cal.off_topic_cap:
-            score = cal.off_topic_cap
+        if evidence.best_similarity_overall < cal.off_topic_below:
+            score = min(score, cal.off_topic_cap)
             flags.append("off-topic")
             notices.append("The answer doesn't seem to address this question.")
         if evidence.repeats_question:
@@ -290,14 +290,26 @@ class OfflineGrader:
         cal = self.calibration
         misconceptions = list(rubric.misconceptions)
         to_misconception = self.encoder.encode(misconceptions) @ sentence_vectors.T  # (misconceptions, sentences)
-        to_truth = to_points.max(axis=0)  # how close each sentence is to the correct material (any key point)
+        # How close each sentence is to the correct material: any key point or any sentence of the reference (a
+        # reference sentence that is not a key point, e.g. "agents still fall short of humans", must not read as
+        # the misconception "agents already match humans"). The reference is encoded once per rubric, and only
+        # for rubrics with misconceptions.
+        reference = split_sentences(rubric.reference_answer) or [rubric.reference_answer]
+        to_reference = (self.encoder.encode(reference) @ sentence_vectors.T).max(axis=0)
+        to_truth = np.maximum(to_points.max(axis=0), to_reference)
+        # Words a misconception shares with the question or the key points say nothing about stating it: sentences
+        # about the same subject ("Mode collapse is ...") are close to it in embedding space whatever they claim.
+        known = content_stems(rubric.question).union(*(content_stems(p) for p in rubric.key_points))
         stated: list[str] = []
         for index, text in enumerate(misconceptions):
             row = to_misconception[index]
             closest = int(row.argmax())
+            distinctive = content_stems(text) - known
+            support = len(distinctive & content_stems(sentences[closest])) / len(distinctive) if distinctive else 1.0
             if (
                 row[closest] >= cal.misconception_at
                 and row[closest] >= to_truth[closest] + cal.misconception_margin
+                and support >= cal.misconception_support
                 and is_negated(sentences[closest]) == is_negated(text)
             ):
                 stated.append(text)
