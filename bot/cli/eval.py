@@ -174,6 +174,13 @@ def eval_command(
     with progress:
         task = progress.add_task("grading", total=len(rows))
         results = asyncio.run(grade_rows(chosen, rows, settings.llm_concurrency, lambda n: progress.advance(task, n)))
+    fallbacks = sum(1 for r in results if "fallback" in r.flags)
+    if fallbacks:
+        err_console.print(
+            f"Note: {fallbacks} of {len(results)} rows were graded by a fallback grader, not {chosen.name}.",
+            markup=False,
+            highlight=False,
+        )
     predicted = [min(1.0, max(0.0, r.score / MAX_SCORE)) for r in results]
     result = agreement(
         predicted, [r.score for r in rows], [r.score_max for r in rows], pass_fraction=PASS_THRESHOLD / MAX_SCORE
