@@ -12,7 +12,7 @@ no aliases at all (`parse_bank_text` refuses them, so no "billion laughs"), and 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,12 +106,12 @@ def validate_import(
     source: str,
     guild_id: int,
     builtin: QuestionBank,
-    other_topics_count: int = 0,
+    existing: Mapping[str, int] | None = None,
 ) -> ImportReport:
     """Validate an uploaded bank file for `guild_id`. Nothing is stored here; the caller stores only an ok report.
 
-    `other_topics_count` is how many custom questions the guild keeps in *other* topics (this file's topic is
-    replaced as a whole by an import), for the per-guild limit."""
+    `existing` counts the guild's stored questions per namespaced topic; an import replaces its own topic as a
+    whole, so only the *other* topics count towards the per-guild limit."""
     report = ImportReport(source=source)
     if len(data) > MAX_FILE_BYTES:
         report.problems.append(
@@ -175,6 +175,7 @@ def validate_import(
                     field="id",
                 )
             )
+    other_topics_count = sum(n for key, n in (existing or {}).items() if key != topic)
     total = other_topics_count + len(parsed.questions)
     if total > MAX_GUILD_QUESTIONS:
         report.problems.append(

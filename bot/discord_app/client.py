@@ -29,7 +29,7 @@ from bot.pipeline import GradingWorker, Notifier
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.discord_app.exts.interview", "bot.discord_app.exts.account")
+EXTENSIONS = ("bot.discord_app.exts.interview", "bot.discord_app.exts.account", "bot.discord_app.exts.study")
 EXPIRY_INTERVAL_S = 60.0
 CLOSE_GRACE_S = 5.0
 # What the bot needs in a server: post, embed, upload charts, and run interviews in private threads.

@@ -12,6 +12,7 @@ import secrets
 import discord
 from discord import app_commands
 
+from bot.core.custom_bank import current_guild
 from bot.core.errors import UserFacingError
 from bot.discord_app.replies import send_reply
 
@@ -61,6 +62,7 @@ async def report_error(interaction: discord.Interaction, error: BaseException, *
 
 class InterviewTree(app_commands.CommandTree):
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        current_guild.set(interaction.guild_id)  # the bank shows this guild's own questions to this command
         limiter = getattr(interaction.client, "rate_limiter", None)
         if limiter is not None and interaction.type == discord.InteractionType.application_command:
             try:

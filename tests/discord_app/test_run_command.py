@@ -84,6 +84,6 @@ async def test_sync_registers_global_commands(fake: FakeDiscord, bot_env: dict[s
     )
     stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, stderr.decode(errors="replace")
-    assert b"Synced 8 commands" in stdout
+    assert b"Synced 12 commands" in stdout
     assert {c["name"] for c in fake.global_commands} >= {"interview", "practice", "privacy"}
     assert fake.identify_count == 0  # REST only, no gateway session

@@ -78,9 +78,21 @@ def test_an_oversized_file_is_refused_before_parsing(builtin: QuestionBank) -> N
 
 def test_too_many_questions_for_the_guild_is_refused(builtin: QuestionBank) -> None:
     report = validate_import(
-        bank_yaml(count=5), source="t.yaml", guild_id=GUILD, builtin=builtin, other_topics_count=MAX_GUILD_QUESTIONS - 4
+        bank_yaml(count=5),
+        source="t.yaml",
+        guild_id=GUILD,
+        builtin=builtin,
+        existing={f"g{GUILD}-other": MAX_GUILD_QUESTIONS - 4, f"g{GUILD}-team-onboarding": 100},
     )
     assert not report.ok and "limit is 200" in str(report.problems[0])
+    replacing = validate_import(  # re-importing a topic replaces it: its own old questions don't count
+        bank_yaml(count=5),
+        source="t.yaml",
+        guild_id=GUILD,
+        builtin=builtin,
+        existing={f"g{GUILD}-team-onboarding": 199},
+    )
+    assert replacing.ok
 
 
 def test_built_in_topics_and_ids_cannot_be_reused(builtin: QuestionBank) -> None:
