@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
+import click
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from bot.core.errors import UserFacingError
+from bot.core.errors import GraderUnavailableError, UserFacingError
 from bot.logging_setup import configure_logging
 from bot.settings import Settings
 
@@ -50,6 +52,17 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except UserFacingError as exc:
             err_console.print(exc.message, markup=False, highlight=False)
+            raise typer.Exit(1) from None
+        except GraderUnavailableError as exc:
+            # The reason is ours and safe; the chained provider error may echo secrets (a 401 repeating the key).
+            err_console.print(f"Grading failed: {exc.reason}", markup=False, highlight=False)
+            raise typer.Exit(1) from None
+        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except Exception:
+            # Through logging, so the traceback passes the secret-redaction filter instead of raw stderr.
+            logging.getLogger("bot.cli").exception("mockinterview failed with an unexpected error")
+            err_console.print("Unexpected error; the details are in the log above.", markup=False, highlight=False)
             raise typer.Exit(1) from None
 
     return wrapper

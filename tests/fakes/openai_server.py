@@ -30,6 +30,7 @@ ReplyKind = Literal[
     "refusal",
     "length",
     "raw",
+    "unauthorized_echo",  # 401 whose message repeats the key it got, as some providers do (log-redaction tests)
 ]
 
 _FENCED_ANSWER = re.compile(r"<<<ANSWER-(?P<nonce>[0-9a-f]+)>>>\n(?P<answer>.*?)\n<<<END-ANSWER-(?P=nonce)>>>", re.S)
@@ -171,6 +172,9 @@ class FakeOpenAIServer:
             return _error(500, "The server had an error while processing your request", headers=headers)
         if reply.kind == "unauthorized":
             return _error(401, "Incorrect API key provided", error_type="invalid_api_key")
+        if reply.kind == "unauthorized_echo":
+            key = recorded.headers.get("Authorization", "").removeprefix("Bearer ")
+            return _error(401, f"Incorrect API key provided: {key}", error_type="invalid_api_key")
         if reply.kind == "slow":
             # Interruptible, so closing the server never waits for a sleeping handler.
             with contextlib.suppress(TimeoutError):
