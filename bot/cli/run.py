@@ -1,14 +1,33 @@
-"""`mockinterview run`: the Discord bot (needs DISCORD_TOKEN)."""
+"""`mockinterview run`: the Discord bot (needs DISCORD_TOKEN).
+
+SIGTERM (or SIGINT) shuts it down gracefully: the grading loop stops claiming answers, the answers it is grading
+get up to `MOCKINTERVIEW_SHUTDOWN_TIMEOUT_S` to finish, whatever is still grading then is handed back to the queue
+(the next process grades it at once instead of after the lease), the feedback of the grades that did finish is
+delivered while the connection is still open, and the process exits 0. Answers that arrive meanwhile are saved
+and queued as always; nothing is lost when the process is killed instead, it only waits for the lease to expire.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING
 
 import discord
 import typer
 
 from bot.cli._app import app, err_console, friendly_errors, load_settings
+from bot.ops.shutdown import ShutdownSignal, drain_workers, release_leases
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.discord_app.client import InterviewBot
+
+log = logging.getLogger(__name__)
+
+DELIVERY_GRACE_S = 5.0  # after grading drains: at most this long to deliver the feedback that is ready
+CLOSE_TIMEOUT_S = 15.0  # and this long for discord.py to close the gateway and the HTTP session
 
 
 def require_token(settings: Settings) -> str:
@@ -24,12 +43,57 @@ def require_token(settings: Settings) -> str:
     return token
 
 
+async def drain(bot: InterviewBot, timeout_s: float) -> dict[str, int]:
+    """Stop grading (finish or release what is in hand within `timeout_s`), then deliver what is ready."""
+    released: dict[str, int] = {}
+    if bot.worker_task is not None:
+        engine = bot.runtime.queue.engine
+        released = await drain_workers(
+            [(bot.worker, bot.worker_task)], timeout_s, release=lambda worker_id: release_leases(engine, worker_id)
+        )
+    if bot.notifier_task is not None:
+        bot.notifier.stop()
+        try:
+            async with asyncio.timeout(DELIVERY_GRACE_S):
+                await asyncio.wait({bot.notifier_task})
+                while await bot.notifier.run_once():  # the grades that finished while draining
+                    pass
+        except TimeoutError:
+            log.warning("feedback still undelivered after %.0fs; it is delivered after the restart", DELIVERY_GRACE_S)
+        except Exception:
+            log.exception("delivering the last feedback failed; it is delivered after the restart")
+    return released
+
+
+async def serve(bot: InterviewBot, token: str, stop: ShutdownSignal, timeout_s: float) -> None:
+    """Run the bot until it ends by itself (its errors propagate) or `stop` is set; then shut down gracefully."""
+    client = asyncio.create_task(bot.start(token), name="discord-client")
+    signalled = asyncio.create_task(stop.wait(), name="shutdown-signal")
+    try:
+        await asyncio.wait({client, signalled}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        signalled.cancel()
+    if not client.done():
+        log.info("shutting down: no new grading; up to %.0fs for the answers being graded", timeout_s)
+        released = await drain(bot, timeout_s)
+        await bot.close()
+        try:
+            await asyncio.wait_for(asyncio.shield(client), CLOSE_TIMEOUT_S)
+        except TimeoutError:
+            client.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await client
+            return
+        log.info("stopped: %d unfinished grading jobs handed back to the queue", sum(released.values()))
+    client.result()
+
+
 async def _run(settings: Settings, token: str) -> None:
     from bot.discord_app.client import InterviewBot
     from bot.discord_app.runtime import open_runtime
 
-    async with open_runtime(settings) as runtime, InterviewBot(runtime) as bot:
-        await bot.start(token)
+    async with ShutdownSignal() as stop, open_runtime(settings) as runtime, InterviewBot(runtime) as bot:
+        await serve(bot, token, stop, settings.shutdown_timeout_s)
 
 
 @app.command("run")

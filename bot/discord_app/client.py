@@ -25,7 +25,7 @@ from bot.discord_app.limits import UserRateLimiter
 from bot.discord_app.runtime import Runtime
 from bot.discord_app.tasks import spawn
 from bot.discord_app.tree import InterviewTree
-from bot.pipeline import GradingWorker, Notifier
+from bot.pipeline import GradingWorker, Notifier, default_worker_id
 
 log = logging.getLogger(__name__)
 
@@ -123,12 +123,18 @@ class InterviewBot(commands.Bot):
             queue,
             runtime.grader,
             runtime.service.rubric_for,
+            worker_id=default_worker_id("bot"),
             concurrency=settings.grading_concurrency,
+            # The configured lease: a job held by a process that died is graded again once it runs out.
+            lease_seconds=settings.grading_lease_s,
+            reclaim_interval=min(30.0, settings.grading_lease_s),
             poll_interval=settings.queue_poll_interval_s,
         )
         self.notifier = Notifier(queue, FeedbackDeliverer(self), poll_interval=settings.queue_poll_interval_s)
         queue.on_done.append(self.notifier.wake)
         self._tasks: list[asyncio.Task[None]] = []
+        self.worker_task: asyncio.Task[None] | None = None  # the grading loop (drained on a graceful shutdown)
+        self.notifier_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
     async def login(self, token: str) -> None:
@@ -143,11 +149,10 @@ class InterviewBot(commands.Bot):
             await self.load_extension(extension)
         self.add_dynamic_items(SessionButton, ShareButton)
         if self.background:
-            self._tasks = [
-                spawn(self.worker.run(), name="grading-worker"),
-                spawn(self.notifier.run(), name="feedback-notifier"),
-                spawn(self._expire_idle_sessions(), name="session-expiry"),
-            ]
+            self.worker_task = spawn(self.worker.run(), name="grading-worker")
+            self.notifier_task = spawn(self.notifier.run(), name="feedback-notifier")
+            expiry = spawn(self._expire_idle_sessions(), name="session-expiry")
+            self._tasks = [self.worker_task, self.notifier_task, expiry]
         guild_id = self.runtime.settings.dev_guild_id
         if guild_id:
             guild = discord.Object(id=guild_id)
