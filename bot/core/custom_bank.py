@@ -222,13 +222,18 @@ class GuildBank(QuestionBank):
         super().__init__(questions=builtin.questions, topics=builtin.topics)
         self.custom: dict[int, dict[str, Question]] = {}
         self.custom_topics: dict[int, dict[str, TopicInfo]] = {}
+        # Removed or replaced questions stay resolvable by id in this process, so sessions and grading jobs that
+        # already use them finish; they are no longer offered to anyone.
+        self.retired: dict[str, Question] = {}
 
     # -- maintenance --------------------------------------------------------------------------------------------
 
     def set_topic(self, guild_id: int, topic: str, questions: Iterable[Question], *, title: str | None = None) -> None:
         """Replace the guild's questions of `topic` (as written) with `questions` (namespaced)."""
         key = namespaced(guild_id, topic)
-        kept = {qid: q for qid, q in self.custom.get(guild_id, {}).items() if q.topic != key}
+        current = self.custom.get(guild_id, {})
+        self.retired.update({qid: q for qid, q in current.items() if q.topic == key})
+        kept = {qid: q for qid, q in current.items() if q.topic != key}
         new = {q.id: q for q in questions}
         kept.update(new)
         self.custom[guild_id] = kept
@@ -242,7 +247,9 @@ class GuildBank(QuestionBank):
         """Forget namespaced ids (and topics left empty)."""
         questions = self.custom.get(guild_id, {})
         for question_id in question_ids:
-            questions.pop(question_id, None)
+            removed = questions.pop(question_id, None)
+            if removed is not None:
+                self.retired[question_id] = removed
         remaining = {q.topic for q in questions.values()}
         topics = self.custom_topics.get(guild_id, {})
         for key in [k for k in topics if k not in remaining]:
@@ -257,6 +264,8 @@ class GuildBank(QuestionBank):
         guild_id = guild_of(question_id)
         if guild_id is not None and question_id in self.custom.get(guild_id, {}):
             return self.custom[guild_id][question_id]
+        if question_id in self.retired:
+            return self.retired[question_id]
         raise QuestionNotFoundError(question_id)
 
     def guild_questions(self, guild_id: int) -> dict[str, Question]:

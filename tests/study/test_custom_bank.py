@@ -137,5 +137,7 @@ def test_removing_questions_forgets_empty_topics(builtin: QuestionBank) -> None:
     bank.set_topic(GUILD, "team-onboarding", report.questions)
     bank.remove(GUILD, [report.questions[0].id])
     assert bank.topics_for(GUILD) == bank.topics
+    assert bank.filter(guild_id=GUILD) == list(builtin.questions.values())  # no longer offered...
+    assert bank.get(report.questions[0].id) == report.questions[0]  # ...but in-flight answers still grade
     with pytest.raises(QuestionNotFoundError):
-        bank.get(report.questions[0].id)
+        GuildBank(builtin).get(report.questions[0].id)  # gone after a restart
