@@ -192,4 +192,9 @@ class InterviewBot(commands.Bot):
             _, pending = await asyncio.wait(self._tasks, timeout=CLOSE_GRACE_S)
             for task in pending:
                 task.cancel()
+        # discord.py doesn't cancel its READY delay (guild_ready_timeout) on close: closing within it crashes that
+        # task once the client has dropped its loop ("Task exception was never retrieved").
+        ready_task = getattr(self._connection, "_ready_task", None)
+        if ready_task is not None:
+            ready_task.cancel()
         await super().close()
