@@ -30,6 +30,17 @@ def count_words(text: str) -> int:
     return len(WORD.findall(text))
 
 
+# NUL (PostgreSQL text can't hold it) and lone surrogates (not encodable as UTF-8, e.g. from Discord JSON "\ud800" or
+# a terminal's surrogateescape): characters no database stores. They become U+FFFD, the same on every engine.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+REPLACEMENT_CHARACTER = "\ufffd"
+
+
+def storable_text(text: str) -> str:
+    """`text` with the characters no database stores replaced by U+FFFD (everything else kept byte for byte)."""
+    return _UNSTORABLE.sub(REPLACEMENT_CHARACTER, text)
+
+
 class Difficulty(StrEnum):
     BEGINNER = "beginner"
     INTERMEDIATE = "intermediate"
@@ -215,6 +226,11 @@ class AnswerSubmission(BaseModel):
     hints_used: int = 0
     kind: str = "answer"  # answer | follow_up | retry
     delivery: dict[str, object] | None = None  # where the feedback goes (adapter-specific, e.g. channel ids)
+
+    @field_validator("answer")
+    @classmethod
+    def _storable(cls, value: str) -> str:
+        return storable_text(value)
 
 
 TERMINAL_USER_ID = 0  # the terminal's single local user; Discord users use their snowflake ids
