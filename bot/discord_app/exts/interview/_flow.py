@@ -243,10 +243,19 @@ class InterviewFlow:
         today = sum(1 for a in recent if a.created_at >= start_of_day(now))
         check_daily_quota(quota, today, now)
 
+    @staticmethod
+    def ephemeral_reply(interaction: discord.Interaction) -> bool:
+        """Whether the reply to a modal submit is private, decided without the database: like the question message
+        the modal was opened from (its flags say how the session's transport renders), else private in servers."""
+        if interaction.message is not None:
+            return interaction.message.flags.ephemeral
+        return interaction.guild_id is not None or not interaction.context.dm_channel
+
     async def submit_from_modal(self, interaction: discord.Interaction, session_id: int, text: str) -> None:
+        # Acknowledge first: in a burst of submits the database reads queue up, and Discord allows only 3 s.
+        await interaction.response.defer(ephemeral=self.ephemeral_reply(interaction), thinking=True)
         view = await self.service.get(session_id)
         ephemeral = self._ephemeral_view(view)
-        await interaction.response.defer(ephemeral=ephemeral, thinking=True)
         await self.check_quota(interaction.user.id)
         record = view.record
         channel_id = record.thread_id if record.transport == Transport.THREAD else record.channel_id

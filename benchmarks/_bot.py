@@ -1,0 +1,318 @@
+"""Shared harness for the bot benchmarks (`ack`, `pipeline`, `memory`): the real bot against the loopback fakes.
+
+The bot runs as `python -m bot run` in a subprocess, exactly as a user starts it, so its CPU time and resident
+memory are its own (read from /proc); the loopback Discord (`tests/fakes/discord_server.py`) and the loopback
+OpenAI server (`tests/fakes/openai_server.py`) run in the benchmark process and play the candidates.
+
+A candidate is prepared the way a user gets there: `/practice` in their DM with the bot, wait for the question,
+press Answer, wait for the modal. `submit_all` then dispatches every candidate's modal submit at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.fakes.discord_server import ACK_DEADLINE_S, FakeDiscord, FakeInteraction
+from tests.fakes.openai_server import FakeOpenAIServer, Reply
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+POLL_S = 0.02
+
+# Environment variables the benchmark owns; anything else set in the caller's environment (or a .env file in
+# the working directory) could change what is measured, so the bot runs from an empty folder with these removed.
+_OWNED_ENV = ("DISCORD_TOKEN", "OPENAI_API_KEY", "OPENAI_BASE_URL")
+_PREFIX = "MOCKINTERVIEW_"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime (fields 14, 15 of stat)
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of a process in MiB from /proc/<pid>/status."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100) by linear interpolation; 0.0 for no values."""
+    if not values:
+        return 0.0
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=1000, method="inclusive")[min(999, max(0, round(q * 10) - 1))]
+
+
+def answer_text(index: int, words: int = 60) -> str:
+    """A plausible, distinct answer: distinct so that no grader cache makes a later answer free."""
+    base = _ANSWER_WORDS
+    text = [base[(i + index) % len(base)] for i in range(words)]
+    return f"Answer {index}: " + " ".join(text) + "."
+
+
+_ANSWER_PROSE = (
+    "Mode collapse happens when the generator maps many latent inputs to a few outputs that fool the "
+    "discriminator; mitigations include minibatch discrimination, unrolled updates, a Wasserstein loss "
+    "with gradient penalty, and spectral normalisation, and I would monitor sample diversity during training"
+)
+_ANSWER_WORDS = _ANSWER_PROSE.split()
+
+
+async def until(probe: Callable[[], Any], timeout: float, what: str) -> Any:  # noqa: ASYNC109 - polls a probe
+    """Poll `probe` (cheap, O(1)) until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+        await asyncio.sleep(POLL_S)
+
+
+@dataclass
+class Candidate:
+    user: dict[str, Any]
+    opened: FakeInteraction  # the Answer press that opened the modal
+    submit: FakeInteraction | None = None
+
+
+@dataclass
+class SubmitReport:
+    answers: int
+    ack_ms: list[float]
+    deadline_misses: int
+    feedback_delivered: int
+    dispatched_at: float  # time.time() of the first dispatch
+    all_acked_at: float  # time.time() of the last callback
+    done_at: float  # time.time() of the last feedback followup (or the timeout)
+    cpu_s: float  # bot process CPU time from the first dispatch to `done_at`
+
+    def figures(self) -> dict[str, float | int]:
+        return {
+            "ack_p50_ms": round(percentile(self.ack_ms, 50), 1),
+            "ack_p99_ms": round(percentile(self.ack_ms, 99), 1),
+            "ack_max_ms": round(max(self.ack_ms, default=0.0), 1),
+            "deadline_misses": self.deadline_misses,
+            "feedback_delivered": self.feedback_delivered,
+            "answers": self.answers,
+        }
+
+
+@dataclass
+class BotUnderTest:
+    fake: FakeDiscord
+    openai: FakeOpenAIServer | None
+    process: asyncio.subprocess.Process
+    database: Path
+    log_path: Path
+    candidates: list[Candidate] = field(default_factory=list)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def cpu_seconds(self) -> float:
+        return cpu_seconds(self.pid)
+
+    def rss_mb(self) -> float:
+        return rss_mb(self.pid)
+
+    def check_alive(self) -> None:
+        if self.process.returncode is not None:
+            tail = self.log_path.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"the bot exited with {self.process.returncode}:\n{tail}")
+
+    # -- candidates ---------------------------------------------------------------------------------------------
+
+    async def prepare(self, count: int, *, parallel: int = 20, timeout: float = 120.0) -> list[Candidate]:  # noqa: ASYNC109
+        """`count` candidates, each with a practice question on screen and the answer modal open."""
+        slots = asyncio.Semaphore(parallel)
+
+        async def one(index: int) -> Candidate:
+            async with slots:
+                user = self.fake.make_user(f"candidate{index}")
+                start = await self.fake.slash("practice", {}, user=user)
+                question = await until(
+                    lambda: (m := start.original_message) is not None and m.get("components") and m,
+                    timeout,
+                    "the practice question",
+                )
+                answer_id = next(
+                    c["custom_id"]
+                    for row in question["components"]
+                    for c in row["components"]
+                    if c.get("custom_id", "").startswith("iv:answer:")
+                )
+                press = await self.fake.click(answer_id, user=user, message=question)
+                await until(lambda: press.modal, timeout, "the answer modal")
+                return Candidate(user=user, opened=press)
+
+        prepared = await asyncio.gather(*(one(len(self.candidates) + i) for i in range(count)))
+        self.candidates.extend(prepared)
+        return prepared
+
+    async def submit_all(self, candidates: list[Candidate], *, feedback_timeout: float) -> SubmitReport:
+        """Dispatch every candidate's modal submit at once; wait for the acknowledgements and the feedback."""
+        async with self.profiled():
+            return await self._submit_all(candidates, feedback_timeout=feedback_timeout)
+
+    @contextlib.asynccontextmanager
+    async def profiled(self) -> AsyncIterator[None]:
+        """With MOCKINTERVIEW_BENCH_PROFILE=out.txt, sample the bot with py-spy meanwhile (collapsed stacks)."""
+        output = os.environ.get("MOCKINTERVIEW_BENCH_PROFILE")
+        if not output:
+            yield
+            return
+        spy = await asyncio.create_subprocess_exec(
+            "py-spy", "record", "--pid", str(self.pid), "--format", "raw", "--output", output, "--rate", "200",
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        await asyncio.sleep(0.5)  # let it attach
+        try:
+            yield
+        finally:
+            spy.send_signal(signal.SIGINT)
+            await asyncio.wait_for(spy.wait(), 60)
+
+    async def _submit_all(self, candidates: list[Candidate], *, feedback_timeout: float) -> SubmitReport:
+        cpu_before = self.cpu_seconds()
+        dispatched_at = time.time()
+        submits = await asyncio.gather(
+            *(self.fake.submit_modal(c.opened, answer_text(i)) for i, c in enumerate(candidates))
+        )
+        for candidate, submit in zip(candidates, submits, strict=True):
+            candidate.submit = submit
+
+        def all_called_back() -> bool:
+            return all(s.callback is not None for s in submits)
+
+        with contextlib.suppress(TimeoutError):
+            await until(all_called_back, ACK_DEADLINE_S + 2, "every acknowledgement")
+        acked = [s for s in submits if s.callback is not None]
+        all_acked_at = max((s.callback.at for s in acked if s.callback), default=time.time())
+
+        prefix = f"/webhooks/{self.fake.application_id}/"
+        tokens = {s.token for s in submits}
+        delivered: dict[str, float] = {}  # token -> when its feedback followup arrived
+        scanned = 0
+
+        def feedback_done() -> bool:
+            nonlocal scanned
+            calls = self.fake.calls
+            for call in calls[scanned:]:
+                if call.method == "POST" and call.path.startswith(prefix) and call.status == 200:
+                    token = call.path.removeprefix(prefix)
+                    if token in tokens and _is_feedback(call.body):
+                        delivered.setdefault(token, call.at)
+            scanned = len(calls)
+            return len(delivered) >= len(submits)
+
+        with contextlib.suppress(TimeoutError):
+            await until(feedback_done, feedback_timeout, "every feedback followup")
+        done_at = max(delivered.values(), default=time.time())
+        cpu_s = self.cpu_seconds() - cpu_before
+
+        ack_ms = [(s.callback.at - s.created_at) * 1000 for s in acked if s.callback is not None]
+        misses = sum(
+            1
+            for s in submits
+            if s.callback is None or s.callback.status != 200 or s.callback.at - s.created_at > ACK_DEADLINE_S
+        )
+        return SubmitReport(
+            answers=self.stored_answers(),
+            ack_ms=ack_ms,
+            deadline_misses=misses,
+            feedback_delivered=len(delivered),
+            dispatched_at=dispatched_at,
+            all_acked_at=all_acked_at,
+            done_at=done_at,
+            cpu_s=cpu_s,
+        )
+
+    def stored_answers(self) -> int:
+        """Answers the bot saved (attempt rows), read from its SQLite file."""
+        connection = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True)
+        try:
+            return int(connection.execute("SELECT count(*) FROM attempts").fetchone()[0])
+        finally:
+            connection.close()
+
+
+def _is_feedback(body: Any) -> bool:
+    embeds = body.get("embeds") if isinstance(body, dict) else None
+    return any(str(e.get("title", "")).startswith("Feedback") for e in embeds or [])
+
+
+@contextlib.asynccontextmanager
+async def running_bot(
+    *,
+    grader: str = "llm",
+    llm_latency_s: float = 0.0,
+    env: dict[str, str] | None = None,
+    start_timeout: float = 90.0,
+) -> AsyncIterator[BotUnderTest]:
+    """Start the fakes and `python -m bot run` against them; yield once the bot is ready and its commands synced."""
+    with tempfile.TemporaryDirectory(prefix="mi-bench-") as folder:
+        workdir = Path(folder)
+        database = workdir / "bot.db"
+        log_path = workdir / "bot.log"
+        async with contextlib.AsyncExitStack() as stack:
+            fake = await stack.enter_async_context(FakeDiscord())
+            openai: FakeOpenAIServer | None = None
+            bot_env = {k: v for k, v in os.environ.items() if k not in _OWNED_ENV and not k.startswith(_PREFIX)}
+            bot_env.update(
+                {
+                    "DISCORD_TOKEN": fake.token,
+                    "MOCKINTERVIEW_DISCORD_API_BASE": fake.api_base,
+                    "MOCKINTERVIEW_DEV_GUILD_ID": str(fake.guild["id"]),
+                    "MOCKINTERVIEW_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+                    "MOCKINTERVIEW_GRADER": grader,
+                    "MOCKINTERVIEW_LOG_LEVEL": "WARNING",
+                    "PYTHONPATH": str(REPO_ROOT),
+                }
+            )
+            if grader == "llm":
+                delay = Reply("slow", delay_s=llm_latency_s) if llm_latency_s > 0 else Reply()
+                openai = await stack.enter_async_context(FakeOpenAIServer(default=delay))
+                bot_env.update({"OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": openai.base_url})
+            bot_env.update(env or {})
+            log_file = stack.enter_context(log_path.open("wb"))
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", "run", cwd=workdir, env=bot_env, stdout=log_file, stderr=log_file
+            )
+            bot = BotUnderTest(fake=fake, openai=openai, process=process, database=database, log_path=log_path)
+            try:
+                guild_id = int(fake.guild["id"])
+                await until(lambda: (bot.check_alive(), fake.guild_commands.get(guild_id))[1], start_timeout, "the bot")
+                await fake.wait_ready(start_timeout)
+                # DMs use global commands; `mockinterview sync` would register the same set globally.
+                fake.global_commands = [
+                    {k: v for k, v in c.items() if k != "guild_id"} for c in fake.guild_commands[guild_id]
+                ]
+                yield bot
+            finally:
+                if process.returncode is None:
+                    process.send_signal(signal.SIGINT)
+                    try:
+                        await asyncio.wait_for(process.wait(), 30)
+                    except TimeoutError:
+                        process.kill()
+                        await process.wait()
