@@ -9,10 +9,15 @@ suite's harness. Already covered there and not repeated here: RECONNECT then a b
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.storage.tables import attempts
 from tests.discord_app import conftest as discord_fixtures
-from tests.discord_app.conftest import GatedGrader, ManualClock, bot_messages, custom_ids, embed_titles, webhook_posts
+from tests.discord_app.conftest import GatedGrader, ManualClock, bot_messages, custom_ids, embed_titles
 from tests.fakes.discord_server import FakeDiscord, FakeInteraction
 
 # The Discord suite's fixtures: the loopback Discord, the clock, the gated grader and `launch()`.
@@ -40,6 +45,18 @@ async def _submit(fake: FakeDiscord, user: dict, question: dict, session_id: str
     submit = await fake.submit_modal(press, text)
     assert "Answer saved" in (await submit.wait_webhook("POST")).json["content"]
     return submit
+
+
+async def _delivery_released(engine: AsyncEngine) -> None:
+    """Wait until the notifier has handed the failed delivery back to the outbox (with its backoff)."""
+    query = select(attempts.c.delivery_status, attempts.c.delivery_lease_owner, attempts.c.delivery_tries)
+    async with asyncio.timeout(10):
+        while True:
+            async with engine.connect() as connection:
+                rows = (await connection.execute(query)).all()
+            if [tuple(r) for r in rows] == [("pending", None, 1)]:
+                return
+            await asyncio.sleep(0.05)
 
 
 def _feedback(submit: FakeInteraction) -> list[dict[str, Any]]:
@@ -176,6 +193,7 @@ async def test_503_on_feedback_sent_to_the_thread_is_redelivered_once_by_the_not
         fake.fail_next("POST", messages, status=503)
         grader.release()
         await fake.wait_for_call("POST", messages, 10, predicate=lambda c: c.status == 503)
+        await _delivery_released(bot.runtime.queue.engine)
         assert not [m for m in bot_messages(fake, thread["id"]) if "Feedback" in embed_titles(m)]
 
         clock.advance(bot.runtime.queue.backoff(1).total_seconds() + 1)  # the redelivery's backoff passes
