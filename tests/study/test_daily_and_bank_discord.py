@@ -216,3 +216,44 @@ async def test_custom_questions_survive_a_restart_and_are_graded(fake: StudyFake
         feedback = await fake.wait_until(lambda: submit.followups(), 10, "feedback on a custom question")
         assert embed_titles(feedback[0])[0] == "Feedback"
         assert grader.calls[-1][0].key_points[0] == "access to shared notebooks"  # graded on the guild's rubric
+
+
+async def test_settings_shape_rounds_sharing_and_the_per_member_quota(fake: StudyFakeDiscord, launch) -> None:
+    moderator, member = fake.make_user("moderator"), fake.make_user("member")
+    fake.grant(moderator)
+    async with launch(grader="llm", daily_llm_quota=100):
+        await _reply(await fake.slash("settings topics", {"topics": "rag"}, user=moderator, guild=fake.guild))
+        await _reply(await fake.slash("settings quota", {"per_member": 1}, user=moderator, guild=fake.guild))
+        refused = await _reply(await fake.slash("study start", {"topic": "gans"}, user=member, guild=fake.guild))
+        assert "only studies these topics: rag" in refused["content"]
+        denied = await _reply(await fake.slash("study share", user=member, guild=fake.guild))
+        assert "keeps feedback private" in denied["content"]
+
+        start = await fake.slash("study start", {"questions": 2, "seconds": 60}, user=member, guild=fake.guild)
+        await _reply(start)
+        channel = fake.text_channel["id"]
+        question = await fake.wait_until(
+            lambda: [m for m in bot_messages(fake, channel) if custom_ids(m) and embed_titles(m)], 10, "question"
+        )
+        assert question[0]["embeds"][0]["fields"][0]["value"] == "rag"  # only the allowed topic
+        answer_id = next(c for c in custom_ids(question[0]) if c.startswith("st:answer:"))
+        press = await fake.click(answer_id, user=member, message=question[0])
+        await press.wait_callback()
+        submit = await fake.submit_modal(press, "retrieval augments the prompt with fetched passages")
+        await submit.wait_callback()
+        assert "Answer saved" in (await submit.wait_webhook("POST")).json["content"]
+        await fake.wait_until(lambda: submit.followups(), 10, "feedback")
+
+        # The member has used this server's quota of one AI-graded answer a day.
+        press = await fake.click(answer_id, user=member, message=question[0])
+        await press.wait_callback()
+        again = await fake.submit_modal(press, "a second answer")
+        await again.wait_callback()
+        assert "daily limit" in (await again.wait_webhook("POST")).json["content"]
+
+        await _reply(await fake.slash("settings feedback", {"public": True}, user=moderator, guild=fake.guild))
+        shared = await fake.slash("study share", user=member, guild=fake.guild)
+        await shared.wait_callback()
+        posted = (await shared.wait_webhook("POST")).json
+        assert not posted.get("flags", 0) & EPHEMERAL and "scored **7.0 / 10**" in posted["embeds"][0]["description"]
+        assert "retrieval augments" not in str(posted)  # the answer is shown only when the member asks
