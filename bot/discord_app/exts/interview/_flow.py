@@ -19,7 +19,7 @@ from bot.core.service import InterviewService, NothingDueError, SessionView, Whe
 from bot.core.session import Mode, SessionState
 from bot.discord_app.delivery import interaction_target, message_target
 from bot.discord_app.embeds import trim
-from bot.discord_app.exts.interview._modals import AnswerModal
+from bot.discord_app.exts.interview._modals import ANSWER_MAX_CHARS, AnswerModal
 from bot.discord_app.exts.interview._render import (
     Pages,
     question_message,
@@ -312,10 +312,20 @@ class InterviewFlow:
             )
             return
         self.bot.wake_grading()
-        await message.reply(
-            f"✅ Answer saved (attempt #{attempt.id}). Grading it now; the feedback follows.",
-            allowed_mentions=NO_MENTIONS,
+        await message.reply(typed_answer_saved(len(message.content), attempt.id), allowed_mentions=NO_MENTIONS)
+
+
+def typed_answer_saved(length: int, attempt_id: int) -> str:
+    """The reply to a typed answer; one longer than the Answer form allows is kept whole, and the user is told
+    how to get a complete grade next time (graders may read only the start of a very long answer)."""
+    text = f"✅ Answer saved ({length:,} characters, attempt #{attempt_id}). Grading it now; the feedback follows."
+    if length > ANSWER_MAX_CHARS:
+        text += (
+            f"\nIt is longer than the {ANSWER_MAX_CHARS:,} characters the **Answer** form takes. All of it is kept in "
+            "your /history, but a very long answer may be graded on its first part only: for a complete grade, "
+            f"answer in at most {ANSWER_MAX_CHARS:,} characters."
         )
+    return text
 
 
 async def _send_pages(destination: discord.abc.Messageable, pages: Pages, buttons: discord.ui.View | None) -> None:
