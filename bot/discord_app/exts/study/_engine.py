@@ -200,7 +200,7 @@ class StudyEngine:
     async def finish(self, round_: StudyRound) -> None:
         """The round is over: remove its buttons and post the final standings."""
         question = self.bank.get(round_.current_question_id or round_.question_ids[0])
-        await self.edit(round_, _render.round_closed(round_, question, 0)[:1], None)
+        await self.edit(round_, _render.round_over(round_, question), None)
         answers = await self.stores.rounds.answers(round_.id or 0)
         await self.send(round_.channel_id, _render.standings(round_, round_standings(answers)))
 
@@ -229,11 +229,11 @@ class StudyEngine:
                 round_.resume(now)
                 await self.stores.rounds.save(round_)
                 collecting = round_.state.value == "collecting"
-                pages = (
-                    _render.round_question(round_, question, now=now)
-                    if collecting
-                    else _render.round_closed(round_, question, 0)
-                )
+                if collecting:
+                    pages = _render.round_question(round_, question, now=now)
+                else:
+                    answered = len(await self.stores.rounds.answers(round_id, round_.position))
+                    pages = _render.round_closed(round_, question, answered)
                 await self.edit(round_, pages, question_buttons(round_id, round_.position, open_=collecting))
                 reply = "▶️ Resumed."
             elif action == "end":

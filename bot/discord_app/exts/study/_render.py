@@ -60,6 +60,15 @@ def round_closed(round_: StudyRound, question: Question, answered: int) -> Pages
     )
 
 
+def round_over(round_: StudyRound, question: Question) -> Pages:
+    return paginate(
+        f"Study round · question {round_.number} of {round_.total} · round over",
+        description=f"{question.question}\n\nThis round has ended; see the standings below.",
+        colour=BLURPLE,
+        footer=f"round #{round_.id}",
+    )
+
+
 def round_paused(round_: StudyRound, question: Question) -> Pages:
     return paginate(
         f"Study round · question {round_.number} of {round_.total} · paused",
