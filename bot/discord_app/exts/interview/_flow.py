@@ -225,11 +225,12 @@ class InterviewFlow:
             raise UserFacingError("This interview belongs to someone else. Start your own with /interview start.")
         if view.prompt is None:
             state = view.session.state
-            text = (
-                "Your answer is being graded; the feedback will follow."
-                if state == SessionState.GRADING
-                else "There's no question waiting for an answer in this interview right now."
-            )
+            if state == SessionState.GRADING:
+                text = "Your answer is being graded; the feedback will follow."
+            elif state == SessionState.EXPIRED:
+                text = "This interview ended after a long pause. Start a new one with /interview start."
+            else:
+                text = "There's no question waiting for an answer in this interview right now."
             raise UserFacingError(text)
         await interaction.response.send_modal(AnswerModal(session_id, view.prompt.item.prompt))
 
