@@ -57,7 +57,7 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
             # The reason is ours and safe; the chained provider error may echo secrets (a 401 repeating the key).
             err_console.print(f"Grading failed: {exc.reason}", markup=False, highlight=False)
             raise typer.Exit(1) from None
-        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        except (typer.Exit, typer.Abort, typer.TyperException, click.exceptions.Exit, click.ClickException):
             raise
         except Exception:
             # Through logging, so the traceback passes the secret-redaction filter instead of raw stderr.
