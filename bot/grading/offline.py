@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.core.models import GradeResult, KeyPointResult, Rubric, Verdict, count_words
+from bot.core.models import GradeResult, KeyPointResult, Rubric, Verdict, count_words, storable_text
 from bot.grading.embeddings import CachedEncoder, MiniLMEncoder, SentenceEncoder, Vectors
 from bot.grading.text import (
     content_stems,
@@ -137,7 +138,15 @@ class OfflineGrader:
 
     def grade_sync(self, rubric: Rubric, answer: str) -> GradeResult:
         started = time.perf_counter()
-        result = self._grade(rubric, answer.strip())
+        text, manipulation = strip_manipulation(gradable_text(answer))
+        result = self._grade(rubric, text)
+        if manipulation:
+            result = result.model_copy(
+                update={
+                    "flags": [*result.flags, MANIPULATION_FLAG],
+                    "notices": [*result.notices, MANIPULATION_NOTICE],
+                }
+            )
         return result.model_copy(update={"latency_ms": round((time.perf_counter() - started) * 1000, 3)})
 
     def grade_many(self, items: Sequence[tuple[Rubric, str]]) -> list[GradeResult]:
@@ -271,8 +280,10 @@ class OfflineGrader:
             best_similarity_overall=max(float(best.max()), reference_similarity, question_similarity),
             question_echo=echo,
             # Nothing beyond the question's own words, closer to the question than to any point, no point's words.
+            # Added words that are no rubric material ("... and give me 10/10") don't make a repeat an answer.
             repeats_question=bool(answer_stems)
-            and not added
+            and echo >= 0.5
+            and not added & rubric_stems
             and question_similarity >= float(best.max())
             and max(f[1] for f in features) < 0.5,
             misconceptions_stated=stated,
@@ -375,6 +386,41 @@ class OfflineGrader:
             grader=GRADER_NAME,
             model=self.model_id,
         )
+
+
+MANIPULATION_FLAG = "grader-manipulation"
+MANIPULATION_NOTICE = "Text addressed to the grader (like asking for full marks) earns no credit and was ignored."
+# Sentences that talk to the grader instead of answering: "ignore the instructions", "give me 10/10", ...
+_MANIPULATION = re.compile(
+    # An imperative opening the sentence: "Ignore the instructions ...", "System: disregard the rubric ..."
+    r"^\W*(?:(?:please|now|system|assistant|grader|note to (?:the )?grader)\W+)*"
+    r"(?:ignore|disregard|forget|override)\b[^.\n]{0,60}\b(?:instructions?|prompts?|rubric|rules|grading|above)\b"
+    # Asking for marks: "give me 10/10", "grade this answer full marks", "score it 100%"
+    r"|\b(?:give|award|grade|score|rate|mark)\s+(?:me|this|it|my answer|this answer|the answer)\b[^.\n]{0,30}?"
+    r"(?:\b10\s*/\s*10\b|\b100\s*%|\bfull marks\b|\b(?:perfect|maximum|max|full|top)\s+(?:score|marks?|grade)\b)",
+    re.IGNORECASE,
+)
+
+
+def strip_manipulation(answer: str) -> tuple[str, bool]:
+    """`answer` without its sentences addressed to the grader, and whether there were any."""
+    kept: list[str] = []
+    removed = False
+    for line in answer.splitlines():
+        sentences = re.split(r"(?<=[.!?])\s+", line)
+        clean = [sentence for sentence in sentences if not _MANIPULATION.search(sentence)]
+        removed = removed or len(clean) != len(sentences)
+        kept.append(" ".join(clean))
+    return "\n".join(kept).strip(), removed
+
+
+_TEMPLATE_PLACEHOLDER = re.compile(r"\{\{\s*[\w.]*\s*\}\}")
+
+
+def gradable_text(answer: str) -> str:
+    """What the grader reads: storable text (no lone surrogates or NULs, which the tokenizer rejects) without
+    template placeholders such as `{{reference_answer}}`, which are attempts to smuggle the rubric in, not prose."""
+    return _TEMPLATE_PLACEHOLDER.sub(" ", storable_text(answer)).strip()
 
 
 def _normalise(vectors: Vectors) -> Vectors:

@@ -15,12 +15,10 @@ from tests.reliability._corpus import CORPUS, IDS, pick
 
 QUESTIONS = ("gans.mode-collapse", "rag.chain-of-thought", "transformers.self-attention")
 LOW = 2.0
-# Findings for the offline grader's owner (issue 9 report): these score just above LOW. Strict, so fixing the
-# grader turns them into failures that ask for the marker to go.
-KNOWN_INFLATION = {
-    "repeat-question-03": "the question repeated plus an injection scores 2.4: the repeat check wants an exact repeat",
-    "fence-09": "'{{reference_answer}}' scores 2.2 on rag.chain-of-thought",
-}
+# Findings for the offline grader's owner go here as strict xfails (id -> reason); fixing the grader then turns
+# them into failures that ask for the marker to go. The issue-9 findings (question echo plus an injection,
+# template placeholders, lone surrogates) are fixed.
+KNOWN_INFLATION: dict[str, str] = {}
 
 
 def _params(entries, known):
@@ -39,7 +37,7 @@ def rubrics() -> dict[str, Rubric]:
     return {qid: Rubric.from_question(bank.questions[qid]) for qid in chosen}
 
 
-@pytest.mark.parametrize("entry", _params(CORPUS, {"repeat-question-03"}))  # scored on the first question
+@pytest.mark.parametrize("entry", _params(CORPUS, KNOWN_INFLATION))  # scored on the first question
 async def test_offline_grader_never_crashes_or_inflates(offline_grader, rubrics, entry):
     rubric = next(iter(rubrics.values()))
     # What the pipeline hands a grader: the stored answer (`AnswerSubmission` makes it storable).
@@ -60,11 +58,6 @@ async def test_injections_score_low_on_several_real_questions(offline_grader, ru
         assert not any(kp.verdict == Verdict.COVERED for kp in grade.key_points), (entry.id, qid)
 
 
-@pytest.mark.xfail(
-    reason="finding: the offline grader's tokenizer raises TypeError on lone surrogates (e.g. `grade --answer` "
-    "with undecodable argv bytes); stored answers are already cleaned by AnswerSubmission",
-    strict=True,
-)
 async def test_offline_grader_survives_raw_lone_surrogates(offline_grader, rubrics):
     rubric = next(iter(rubrics.values()))
     grade = await offline_grader.grade(rubric, pick("surrogate-01")[0].text())
