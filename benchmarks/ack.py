@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from typing import Any
 
@@ -39,7 +40,8 @@ TARGETS = {"ack_p99_ms": ("<=", 100.0), "deadline_misses": ("<=", 0)}
 
 
 async def run(candidates: int, llm_latency_s: float) -> dict[str, Any]:
-    async with running_bot(grader="llm", llm_latency_s=llm_latency_s, env=BOT_ENV) as bot:
+    extra = dict(item.split("=", 1) for item in os.environ.get("MOCKINTERVIEW_BENCH_BOT_ENV", "").split(",") if item)
+    async with running_bot(grader="llm", llm_latency_s=llm_latency_s, env={**BOT_ENV, **extra}) as bot:
         prepared = await bot.prepare(candidates)
         report = await bot.submit_all(prepared, feedback_timeout=120.0)
     figures: dict[str, Any] = {"candidates": candidates, "llm_latency_s": llm_latency_s}
