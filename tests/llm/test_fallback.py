@@ -94,6 +94,37 @@ async def test_guard_leaves_a_well_supported_high_score_alone(fake_openai, guard
     assert GUARD_FLAG not in result.flags
 
 
+class _CountingGrader:
+    """A stand-in for the offline check that records whether it was asked."""
+
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def grade(self, rubric: Rubric, answer: str) -> GradeResult:
+        self.calls += 1
+        return GradeResult(score=5.0, grader="offline")
+
+
+class _FixedGrader:
+    name = "llm"
+
+    def __init__(self, score: float) -> None:
+        self.score = score
+
+    async def grade(self, rubric: Rubric, answer: str) -> GradeResult:
+        return _llm(self.score)
+
+
+@pytest.mark.parametrize(("llm_score", "checked"), [(3.0, False), (6.9, False), (7.0, True), (10.0, True)])
+async def test_the_offline_check_runs_only_for_scores_the_guard_can_cap(rubric, llm_score, checked):
+    offline = _CountingGrader()
+    result = await LLMGraderWithFallback(_FixedGrader(llm_score), offline).grade(rubric, GOOD_ANSWER)
+    assert offline.calls == (1 if checked else 0)
+    assert result.grader == "llm"
+
+
 def _llm(score: float) -> GradeResult:
     return GradeResult(score=score, grader="llm")
 
