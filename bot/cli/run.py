@@ -1,4 +1,5 @@
-"""`mockinterview run`: the Discord bot (needs DISCORD_TOKEN).
+"""`mockinterview run`: the Discord bot (needs DISCORD_TOKEN), with /metrics and /healthz when
+`MOCKINTERVIEW_METRICS_PORT` is set (the same `serve_ops` as `mockinterview worker`).
 
 SIGTERM (or SIGINT) shuts it down gracefully: the grading loop stops claiming answers, the answers it is grading
 get up to `MOCKINTERVIEW_SHUTDOWN_TIMEOUT_S` to finish, whatever is still grading then is handed back to the queue
@@ -12,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 import typer
 
 from bot.cli._app import app, err_console, friendly_errors, load_settings
+from bot.ops.server import HealthCheck, serve_ops
 from bot.ops.shutdown import ShutdownSignal, drain_workers, release_leases
 from bot.settings import Settings
 
@@ -88,11 +90,32 @@ async def serve(bot: InterviewBot, token: str, stop: ShutdownSignal, timeout_s: 
     client.result()
 
 
+def health_check(bot: InterviewBot) -> HealthCheck:
+    """`/healthz` of the bot: the database answers (200, else 503), the queue's depth, and this process's facts."""
+    runtime = bot.runtime
+
+    def facts() -> dict[str, Any]:
+        return {
+            "role": "bot",
+            "gateway": "ready" if bot.is_ready() else "connecting",
+            **bot.shard_info,
+            "grader": runtime.grader.name,
+        }
+
+    return HealthCheck(runtime.queue.engine, runtime.queue.counts, extra=facts)
+
+
 async def _run(settings: Settings, token: str) -> None:
     from bot.discord_app.client import InterviewBot
     from bot.discord_app.runtime import open_runtime
 
-    async with ShutdownSignal() as stop, open_runtime(settings) as runtime, InterviewBot(runtime) as bot:
+    # /metrics and /healthz (MOCKINTERVIEW_METRICS_PORT; 0 = off) from before the login to after the drain.
+    async with (
+        ShutdownSignal() as stop,
+        open_runtime(settings) as runtime,
+        InterviewBot(runtime) as bot,
+        serve_ops(settings.metrics_port, health_check(bot), host=settings.metrics_host),
+    ):
         await serve(bot, token, stop, settings.shutdown_timeout_s)
 
 

@@ -1,4 +1,4 @@
-"""A study server's settings (`/settings`): allowed topics, default difficulty, public feedback, daily question, quota.
+"""A study server's settings (`/settings`): allowed topics, default difficulty, public feedback, daily question, quotas.
 
 Stored as JSON in `guilds.settings` (through `SqlAccountRepository.update_guild_settings`); `from_stored` is
 tolerant (unknown keys ignored, a broken value falls back to its default) so a bad row never breaks a command.
@@ -18,6 +18,7 @@ from bot.core.models import Difficulty
 
 TIME_OF_DAY = re.compile(r"^(?P<hour>[01]?\d|2[0-3])[:.h](?P<minute>[0-5]\d)$")
 MAX_QUOTA = 1000
+MAX_GUILD_QUOTA = 1_000_000
 
 
 class InvalidSettingError(UserFacingError):
@@ -85,6 +86,8 @@ class GuildSettings(BaseModel):
     public_feedback: bool = False  # members may share their own feedback in the channel (/study share)
     daily: DailySettings | None = None
     llm_quota_per_member: int = Field(default=0, ge=0, le=MAX_QUOTA)  # AI-graded answers a day; 0 = bot default
+    # AI-graded answers a day for the whole server, all members together (UTC days); 0 = no server-wide cap.
+    llm_daily_guild_quota: int = Field(default=0, ge=0, le=MAX_GUILD_QUOTA)
     timezone: str = "UTC"  # the guild's timezone: leaderboard weeks and months start in it
 
     @field_validator("timezone")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -21,10 +22,13 @@ from bot.core.ports import Clock, GradingQueue
 from bot.discord_app.delivery import FeedbackDeliverer
 from bot.discord_app.exts.interview._flow import InterviewFlow
 from bot.discord_app.exts.interview._views import SessionButton, ShareButton
-from bot.discord_app.limits import UserRateLimiter
+from bot.discord_app.limits import LlmQuota, UserRateLimiter
+from bot.discord_app.observe import InteractionMeter
 from bot.discord_app.runtime import Runtime
 from bot.discord_app.tasks import spawn
 from bot.discord_app.tree import InterviewTree
+from bot.discord_app.warmup import start_warm_up
+from bot.ops.metrics import METRICS, MeteredGrader
 from bot.pipeline import GradingWorker, Notifier, default_worker_id
 
 log = logging.getLogger(__name__)
@@ -103,6 +107,12 @@ class InterviewBot(commands.Bot):
         settings = runtime.settings
         intents = discord.Intents.default()
         intents.message_content = settings.discord_message_content
+        self.meter = InteractionMeter(METRICS)
+        if settings.shard_id is not None:
+            # This process runs one shard of `shard_count` (MOCKINTERVIEW_SHARD_ID/COUNT); unset: discord.py's single
+            # connection. Several processes share the database, the grading queue and the delivery outbox.
+            options.setdefault("shard_id", settings.shard_id)
+            options.setdefault("shard_count", settings.shard_count)
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -111,17 +121,19 @@ class InterviewBot(commands.Bot):
             allowed_contexts=app_commands.AppCommandContext(guild=True, dm_channel=True, private_channel=True),
             allowed_installs=app_commands.AppInstallationType(guild=True, user=True),
             allowed_mentions=discord.AllowedMentions.none(),
+            http_trace=self.meter.trace_config(),  # times every interaction's first response
             **options,
         )
         self.runtime = runtime
         self.clock = clock or runtime.clock
         self.background = background
         self.rate_limiter = UserRateLimiter(settings.discord_cooldown_rate, settings.discord_cooldown_per_s)
+        self.quota = LlmQuota(runtime)
         self.flow = InterviewFlow(self)
         queue = _WakingQueue(runtime.queue)
         self.worker = GradingWorker(
             queue,
-            runtime.grader,
+            MeteredGrader(runtime.grader, METRICS),  # grades, latency, tokens and cost by grader
             runtime.service.rubric_for,
             worker_id=default_worker_id("bot"),
             concurrency=settings.grading_concurrency,
@@ -136,6 +148,7 @@ class InterviewBot(commands.Bot):
         self.worker_task: asyncio.Task[None] | None = None  # the grading loop (drained on a graceful shutdown)
         self.notifier_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._warm_up: threading.Thread | None = None
 
     async def login(self, token: str) -> None:
         use_api_base(self.runtime.settings.discord_api_base)
@@ -163,6 +176,20 @@ class InterviewBot(commands.Bot):
     async def on_ready(self) -> None:
         if self.user is not None:
             log.info("logged in as %s (%s); invite: %s", self.user, self.user.id, invite_url(self.user.id))
+        if self.background and self._warm_up is None:
+            self._warm_up = start_warm_up(self.runtime.grader)
+
+    def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401
+        # Called synchronously while parsing INTERACTION_CREATE, before any handler runs: the interaction is
+        # counted and its acknowledgement timer registered before it can possibly be acknowledged.
+        if event_name == "interaction" and args:
+            self.meter.received(args[0], self.tree)
+        super().dispatch(event_name, *args, **kwargs)
+
+    @property
+    def shard_info(self) -> dict[str, Any]:
+        """This process's shard, for /healthz and the logs."""
+        return {"shard_id": self.shard_id, "shard_count": self.shard_count}
 
     def wake_grading(self) -> None:
         self.worker.wake()

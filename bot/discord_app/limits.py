@@ -1,4 +1,4 @@
-"""Per-user rate limits for commands and buttons, and the daily LLM-grading quota."""
+"""Per-user rate limits for commands and buttons, and the daily LLM-grading quotas (per user, member and server)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,14 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from bot.core.errors import UserFacingError
+from bot.core.guild_settings import GuildSettings
+from bot.storage.accounts import SqlAccountRepository
+
+if TYPE_CHECKING:
+    from bot.discord_app.runtime import Runtime
 
 
 class SlowDownError(UserFacingError):
@@ -16,14 +22,35 @@ class SlowDownError(UserFacingError):
         self.retry_after = retry_after
 
 
+def _resets(resets_in: timedelta) -> str:
+    hours, rest = divmod(int(resets_in.total_seconds()), 3600)
+    return f"It resets at midnight UTC (in {hours} h {rest // 60} min)"
+
+
 class QuotaExceededError(UserFacingError):
-    def __init__(self, quota: int, resets_in: timedelta) -> None:
-        hours, rest = divmod(int(resets_in.total_seconds()), 3600)
-        minutes = rest // 60
-        super().__init__(
-            f"You've had {quota} answers graded today, which is the daily limit for AI grading. "
-            f"It resets at midnight UTC (in {hours} h {minutes} min). Your progress is saved; see /history."
-        )
+    """A daily LLM-grading cap is reached: the answer is refused (not saved, not queued) with this message."""
+
+    def __init__(self, quota: int, resets_in: timedelta, scope: str = "user") -> None:
+        if scope == "guild":
+            text = (
+                f"This server has had {quota} answers graded by AI today, which is its daily limit (set by its "
+                f"moderators). {_resets(resets_in)}. This answer wasn't kept; your earlier progress is saved "
+                "(see /history), and you can keep practising in a DM with me."
+            )
+        elif scope == "member":
+            text = (
+                f"You've had {quota} answers graded by AI in this server today, which is this server's daily limit "
+                f"per member. {_resets(resets_in)}. This answer wasn't kept; your earlier progress is saved "
+                "(see /history)."
+            )
+        else:
+            text = (
+                f"You've had {quota} answers graded today, which is the daily limit for AI grading. "
+                f"{_resets(resets_in)}. Your progress is saved; see /history."
+            )
+        super().__init__(text)
+        self.quota = quota
+        self.scope = scope
 
 
 class UserRateLimiter:
@@ -53,7 +80,52 @@ def start_of_day(now: datetime) -> datetime:
     return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def check_daily_quota(quota: int, answers_today: int, now: datetime) -> None:
+def check_daily_quota(quota: int, answers_today: int, now: datetime, scope: str = "user") -> None:
     """Raise `QuotaExceededError` when `answers_today` has reached `quota` (0 means unlimited)."""
     if quota and answers_today >= quota:
-        raise QuotaExceededError(quota, start_of_day(now) + timedelta(days=1) - now)
+        raise QuotaExceededError(quota, start_of_day(now) + timedelta(days=1) - now, scope)
+
+
+class LlmQuota:
+    """The daily caps on LLM grading, checked before an answer is saved and queued; an answer over a cap is
+    refused with a friendly message (nothing is saved, so nothing is ever graded or billed behind the user's back).
+
+    * per user, everywhere: `MOCKINTERVIEW_DAILY_LLM_QUOTA` (0 = unlimited);
+    * per member in a server: the server's `llm_quota_per_member` (0 = only the bot-wide cap);
+    * per server, all members together: the server's `llm_daily_guild_quota` (0 = no server cap).
+
+    Days are UTC days. Counts come from the database (`count_for_llm_quota`: today's answers that the LLM grades or
+    graded), so the caps hold across restarts and across bot processes sharing PostgreSQL. Two answers checked at
+    the same instant in different processes can both pass, so a cap can be exceeded by the number of answers in
+    flight at that moment, never more. The offline grader costs nothing: no cap applies when it is the grader.
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.accounts = SqlAccountRepository(runtime.attempts.engine, runtime.clock)
+
+    @property
+    def applies(self) -> bool:
+        return self.runtime.settings.effective_grader() == "llm"
+
+    async def guild_settings(self, guild_id: int) -> GuildSettings:
+        return GuildSettings.from_stored(await self.accounts.guild_settings(guild_id))
+
+    async def check(self, user_id: int, guild_id: int | None = None, settings: GuildSettings | None = None) -> None:
+        """Raise `QuotaExceededError` when one more LLM-graded answer by `user_id` (in `guild_id`) is over a cap."""
+        if not self.applies:
+            return
+        attempts = self.runtime.attempts
+        now = self.runtime.clock.now()
+        since = start_of_day(now)
+        per_user = self.runtime.settings.daily_llm_quota
+        if per_user:
+            check_daily_quota(per_user, await attempts.count_for_llm_quota(since, user_id=user_id), now)
+        if guild_id is None:
+            return
+        settings = settings or await self.guild_settings(guild_id)
+        if per_member := settings.llm_quota_per_member:
+            today = await attempts.count_for_llm_quota(since, user_id=user_id, guild_id=guild_id)
+            check_daily_quota(per_member, today, now, "member")
+        if per_guild := settings.llm_daily_guild_quota:
+            check_daily_quota(per_guild, await attempts.count_for_llm_quota(since, guild_id=guild_id), now, "guild")

@@ -35,11 +35,6 @@ class Runtime:
     grader: Grader
     clock: Clock
 
-    @property
-    def llm_quota_applies(self) -> bool:
-        """The daily quota limits LLM spend; the offline grader is free."""
-        return self.settings.effective_grader() == "llm" and self.settings.daily_llm_quota > 0
-
 
 @asynccontextmanager
 async def open_runtime(

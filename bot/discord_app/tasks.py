@@ -7,6 +7,8 @@ import logging
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from bot.ops import metrics
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -23,4 +25,5 @@ def spawn(coro: Coroutine[Any, Any, T], *, name: str) -> asyncio.Task[T]:
 def _finished(task: asyncio.Task[Any]) -> None:
     _running.discard(task)
     if not task.cancelled() and task.exception() is not None:
+        metrics.count_error("background")
         log.error("background task %s crashed", task.get_name(), exc_info=task.exception())

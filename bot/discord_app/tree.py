@@ -14,7 +14,9 @@ from discord import app_commands
 
 from bot.core.custom_bank import current_guild
 from bot.core.errors import UserFacingError
+from bot.discord_app.observe import error_site
 from bot.discord_app.replies import send_reply
+from bot.ops import metrics
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,7 @@ async def report_error(interaction: discord.Interaction, error: BaseException, *
     text = user_message(error)
     if text is None:
         error_id = secrets.token_hex(4)
+        metrics.count_error(error_site(interaction))
         original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
         command = interaction.command.qualified_name if interaction.command else where or "component"
         log.error(

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, insert, or_, select, update
+from sqlalchemy import Row, and_, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -217,6 +217,20 @@ class SqlAttemptRepository:
         if row is None:
             raise AttemptNotFoundError(f"attempt {attempt_id} does not exist")
         return attempt_from_row(row)
+
+    async def count_for_llm_quota(
+        self, since: datetime, *, user_id: int | None = None, guild_id: int | None = None
+    ) -> int:
+        """Answers submitted at or after `since` by `user_id` and/or in `guild_id` that the LLM grades or graded:
+        pending ones count (they are about to spend), ones the offline grader graded by choice don't."""
+        query = select(func.count()).select_from(attempts).where(attempts.c.created_at >= since)
+        if user_id is not None:
+            query = query.where(attempts.c.user_id == user_id)
+        if guild_id is not None:
+            query = query.where(attempts.c.guild_id == guild_id)
+        query = query.where(or_(attempts.c.grader.is_(None), attempts.c.grader != "offline"))
+        async with self.engine.connect() as connection:
+            return int((await connection.execute(query)).scalar_one())
 
     async def history(
         self, user_id: int, *, topic: str | None = None, limit: int = 20, offset: int = 0

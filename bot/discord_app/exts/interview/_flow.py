@@ -27,8 +27,8 @@ from bot.discord_app.exts.interview._render import (
     reveal_message,
     share_embed,
 )
-from bot.discord_app.limits import check_daily_quota, start_of_day
 from bot.discord_app.replies import NO_MENTIONS, send_reply
+from bot.ops import metrics
 
 if TYPE_CHECKING:
     from bot.discord_app.client import InterviewBot
@@ -234,16 +234,6 @@ class InterviewFlow:
             raise UserFacingError(text)
         await interaction.response.send_modal(AnswerModal(session_id, view.prompt.item.prompt))
 
-    async def check_quota(self, user_id: int) -> None:
-        runtime = self.bot.runtime
-        if not runtime.llm_quota_applies:
-            return
-        quota = runtime.settings.daily_llm_quota
-        now = runtime.clock.now()
-        recent = await runtime.attempts.history(user_id, limit=quota)
-        today = sum(1 for a in recent if a.created_at >= start_of_day(now))
-        check_daily_quota(quota, today, now)
-
     @staticmethod
     def ephemeral_reply(interaction: discord.Interaction) -> bool:
         """Whether the reply to a modal submit is private, decided without the database: like the question message
@@ -257,7 +247,7 @@ class InterviewFlow:
         await interaction.response.defer(ephemeral=self.ephemeral_reply(interaction), thinking=True)
         view = await self.service.get(session_id)
         ephemeral = self._ephemeral_view(view)
-        await self.check_quota(interaction.user.id)
+        await self.bot.quota.check(interaction.user.id, view.record.guild_id)  # the daily LLM caps
         record = view.record
         channel_id = record.thread_id if record.transport == Transport.THREAD else record.channel_id
         target = interaction_target(
@@ -295,7 +285,7 @@ class InterviewFlow:
             return
         try:
             self.bot.rate_limiter.hit(message.author.id)
-            await self.check_quota(message.author.id)
+            await self.bot.quota.check(message.author.id, view.record.guild_id)
             attempt = await self.service.submit_answer(
                 view.record.id,
                 message.author.id,
@@ -307,6 +297,7 @@ class InterviewFlow:
             return
         except Exception:
             error_id = secrets.token_hex(4)
+            metrics.count_error("message")
             log.exception("error %s handling a typed answer from user %s", error_id, message.author.id)
             await message.reply(
                 f"Something went wrong on our side (error `{error_id}`). Try again.", allowed_mentions=NO_MENTIONS

@@ -24,7 +24,14 @@ from bot.core.custom_bank import (
 )
 from bot.core.daily import next_post_at
 from bot.core.errors import UserFacingError
-from bot.core.guild_settings import DailySettings, GuildSettings, check_timezone, parse_time_of_day
+from bot.core.guild_settings import (
+    MAX_GUILD_QUOTA,
+    MAX_QUOTA,
+    DailySettings,
+    GuildSettings,
+    check_timezone,
+    parse_time_of_day,
+)
 from bot.core.models import AnswerSubmission, CustomQuestion, LeaderboardPeriod
 from bot.core.study import MAX_QUESTIONS, MAX_SECONDS, MIN_SECONDS
 from bot.discord_app.delivery import interaction_target
@@ -32,7 +39,6 @@ from bot.discord_app.embeds import paginate
 from bot.discord_app.exts.study import _render
 from bot.discord_app.exts.study._engine import StudyEngine, StudyStores
 from bot.discord_app.exts.study._views import MODAL_ID, StudyAnswerModal, submitted_value
-from bot.discord_app.limits import check_daily_quota, start_of_day
 from bot.discord_app.replies import NO_MENTIONS, send_reply
 from bot.discord_app.tasks import spawn
 from bot.discord_app.tree import report_error
@@ -192,22 +198,13 @@ class StudyCog(commands.Cog, name="Study"):
         )
         await interaction.followup.send(reply, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
-    async def check_quota(self, user_id: int, guild_id: int, settings: GuildSettings) -> None:
-        await self.bot.flow.check_quota(user_id)  # the bot-wide daily LLM quota
-        quota = settings.llm_quota_per_member
-        if not quota or self.bot.runtime.settings.effective_grader() != "llm":
-            return
-        now = self.engine.now()
-        recent = await self.bot.runtime.attempts.history(user_id, limit=max(quota, 50))
-        today = sum(1 for a in recent if a.guild_id == guild_id and a.created_at >= start_of_day(now))
-        check_daily_quota(quota, today, now)
-
     async def submit(self, interaction: discord.Interaction, kind: str, ref: int, position: int, text: str) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         guild_id = _guild(interaction)
         if not text.strip():
             raise UserFacingError("Your answer is empty.")
-        await self.check_quota(interaction.user.id, guild_id, await self.engine.guild_settings(guild_id))
+        # The daily LLM caps: bot-wide per user, and this server's per member and per server.
+        await self.bot.quota.check(interaction.user.id, guild_id, await self.engine.guild_settings(guild_id))
         target = interaction_target(interaction, session_id=None, ephemeral=True, channel_id=None)
         now = self.engine.now()
         if kind == "round":
@@ -332,14 +329,28 @@ class StudyCog(commands.Cog, name="Study"):
         require_manage_guild(interaction)
         await self._show(interaction, await self._update(_guild(interaction), public_feedback=public), "Saved.")
 
-    @settings.command(name="quota", description="AI-graded answers per member per day in this server.")
-    @app_commands.describe(per_member="0 uses the bot's default limit.")
+    @settings.command(name="quota", description="Daily limits on AI-graded answers in this server (UTC days).")
+    @app_commands.describe(
+        per_member="AI-graded answers per member a day; 0 uses only the bot's own limit.",
+        per_server="AI-graded answers a day for all members together; 0 removes the limit.",
+    )
     async def settings_quota(
-        self, interaction: discord.Interaction, per_member: app_commands.Range[int, 0, 1000]
+        self,
+        interaction: discord.Interaction,
+        per_member: app_commands.Range[int, 0, MAX_QUOTA] | None = None,
+        per_server: app_commands.Range[int, 0, MAX_GUILD_QUOTA] | None = None,
     ) -> None:
         require_manage_guild(interaction)
         guild_id = _guild(interaction)
-        await self._show(interaction, await self._update(guild_id, llm_quota_per_member=per_member), "Saved.")
+        changes = {
+            key: value
+            for key, value in (("llm_quota_per_member", per_member), ("llm_daily_guild_quota", per_server))
+            if value is not None
+        }
+        if not changes:
+            await self._show(interaction, await self.engine.guild_settings(guild_id), "Current settings:")
+            return
+        await self._show(interaction, await self._update(guild_id, **changes), "Saved.")
 
     @settings.command(name="daily", description="Post a daily question at a local time (in its own thread).")
     @app_commands.describe(

@@ -161,6 +161,7 @@ def settings_pages(settings: GuildSettings) -> Pages:
             ("Default difficulty", settings.default_difficulty.value if settings.default_difficulty else "any"),
             ("Members may share feedback publicly", "yes" if settings.public_feedback else "no"),
             ("AI-graded answers per member a day", str(settings.llm_quota_per_member or "bot default")),
+            ("AI-graded answers a day, whole server", str(settings.llm_daily_guild_quota or "no limit")),
             ("Timezone", settings.timezone),
             (
                 "Daily question",

@@ -1,0 +1,117 @@
+"""The bot's metrics at the Discord edge: interactions by kind, and acknowledgement latency.
+
+Acknowledgement latency runs from the interaction's creation (the time in its snowflake id, so it includes the
+gateway's delay as the user sees it) to the moment Discord accepted our first response (the `/interactions/{id}/
+{token}/callback` request; every other reply is a webhook followup). It is measured by an aiohttp trace on
+discord.py's HTTP session (`Client(http_trace=...)`, the hook discord.py offers for this), so no handler has to
+remember to time itself. The hot path costs a dict insert per interaction and a string check per REST request.
+
+Labels stay bounded: command names only when the tree knows them, custom-id prefixes only in our own
+`prefix:action` shape, never ids or user text.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from types import SimpleNamespace
+from typing import Any, cast
+
+import aiohttp
+import discord
+from discord import app_commands
+
+from bot.ops.metrics import METRICS, Metrics
+
+DISCORD_EPOCH_MS = 1_420_070_400_000
+MAX_PENDING = 2_000  # interactions awaiting their first response (older ones are forgotten, not leaked)
+_CUSTOM_ID_PREFIX = re.compile(r"^([a-z]{1,12}:[a-z][a-z_-]{0,23})(?::|$)")
+
+
+def snowflake_seconds(snowflake: int) -> float:
+    """The Unix time (seconds) encoded in a Discord snowflake."""
+    return ((snowflake >> 22) + DISCORD_EPOCH_MS) / 1000
+
+
+def _command_name(tree: app_commands.CommandTree[Any] | None, data: dict[str, Any]) -> str:
+    name = str(data.get("name", ""))
+    command: Any = tree.get_command(name) if tree is not None else None
+    if command is None:
+        return "unknown"
+    parts = [command.name]
+    options = data.get("options") or []
+    while isinstance(command, app_commands.Group) and options and options[0].get("type") in (1, 2):
+        command = command.get_command(str(options[0].get("name", "")))
+        if command is None:
+            break
+        parts.append(command.name)
+        options = options[0].get("options") or []
+    return " ".join(parts)
+
+
+def interaction_kind(interaction: discord.Interaction, tree: app_commands.CommandTree[Any] | None = None) -> str:
+    """A bounded label for an interaction: `command:practice`, `command:interview start`, `component:iv:answer`,
+    `modal:iv:answer-modal`, `autocomplete`, `context_menu`..."""
+    data = cast(dict[str, Any], interaction.data or {})
+    kind = interaction.type
+    if kind == discord.InteractionType.application_command:
+        if data.get("type", 1) != 1:
+            return "context_menu"
+        return f"command:{_command_name(tree, data)}"
+    if kind == discord.InteractionType.autocomplete:
+        return "autocomplete"
+    if kind in (discord.InteractionType.component, discord.InteractionType.modal_submit):
+        base = "component" if kind == discord.InteractionType.component else "modal"
+        match = _CUSTOM_ID_PREFIX.match(str(data.get("custom_id", "")))
+        return f"{base}:{match[1]}" if match else base
+    return kind.name
+
+
+def error_site(interaction: discord.Interaction) -> str:
+    """Where an interaction's error happened, for `mockinterview_errors_total{where=...}`."""
+    kind = interaction.type
+    if kind == discord.InteractionType.application_command:
+        return "command"
+    if kind == discord.InteractionType.component:
+        return "component"
+    if kind == discord.InteractionType.modal_submit:
+        return "modal"
+    return "interaction"
+
+
+class InteractionMeter:
+    """Counts interactions as they arrive (`received`) and times their acknowledgement (`trace_config`)."""
+
+    def __init__(self, metrics: Metrics = METRICS, wall_clock: Any = time.time) -> None:  # noqa: ANN401
+        self.metrics = metrics
+        self.wall_clock = wall_clock
+        self._pending: dict[int, str] = {}  # interaction id -> kind, until its callback succeeds
+
+    def received(self, interaction: discord.Interaction, tree: app_commands.CommandTree[Any] | None) -> None:
+        kind = interaction_kind(interaction, tree)
+        self.metrics.count_interaction(kind)
+        if interaction.type == discord.InteractionType.ping:
+            return
+        if len(self._pending) >= MAX_PENDING:  # never acknowledged (an error before any reply): forget the oldest
+            del self._pending[next(iter(self._pending))]
+        self._pending[interaction.id] = kind
+
+    def acknowledged(self, interaction_id: int) -> None:
+        kind = self._pending.pop(interaction_id, None)
+        if kind is not None:
+            self.metrics.observe_ack(self.wall_clock() - snowflake_seconds(interaction_id), kind.split(":", 1)[0])
+
+    def trace_config(self) -> aiohttp.TraceConfig:
+        trace = aiohttp.TraceConfig()
+        trace.on_request_end.append(self._on_request_end)
+        return trace
+
+    async def _on_request_end(
+        self, session: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceRequestEndParams
+    ) -> None:
+        path = params.url.path
+        if not path.endswith("/callback") or params.response.status >= 400:
+            return
+        parts = path.rsplit("/", 4)  # [..., "interactions", id, token, "callback"]
+        if len(parts) == 5 and parts[1] == "interactions" and parts[2].isdigit():
+            self.acknowledged(int(parts[2]))
