@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 EXTENSIONS = ("bot.discord_app.exts.interview", "bot.discord_app.exts.account", "bot.discord_app.exts.study")
 EXPIRY_INTERVAL_S = 60.0
 CLOSE_GRACE_S = 5.0
+WARM_UP_JOIN_S = 30.0  # loading the offline model takes ~0.4 s; this is only a bound
 # What the bot needs in a server: post, embed, upload charts, and run interviews in private threads.
 PERMISSIONS = discord.Permissions(
     view_channel=True,
@@ -224,4 +225,7 @@ class InterviewBot(commands.Bot):
         ready_task = getattr(self._connection, "_ready_task", None)
         if ready_task is not None:
             ready_task.cancel()
+        if self._warm_up is not None and self._warm_up.is_alive():
+            # A model load can't be interrupted, and the interpreter must not exit under it (onnxruntime aborts).
+            await asyncio.to_thread(self._warm_up.join, WARM_UP_JOIN_S)
         await super().close()
