@@ -19,6 +19,7 @@ import discord
 import typer
 
 from bot.cli._app import app, err_console, friendly_errors, load_settings
+from bot.logging_setup import log_context
 from bot.ops.server import HealthCheck, serve_ops
 from bot.ops.shutdown import ShutdownSignal, drain_workers, release_leases
 from bot.settings import Settings
@@ -97,7 +98,7 @@ def health_check(bot: InterviewBot) -> HealthCheck:
     def facts() -> dict[str, Any]:
         return {
             "role": "bot",
-            "gateway": "ready" if bot.is_ready() else "connecting",
+            "gateway": "ready" if bot.is_ready() else "starting",  # READY received at least once
             **bot.shard_info,
             "grader": runtime.grader.name,
         }
@@ -106,6 +107,12 @@ def health_check(bot: InterviewBot) -> HealthCheck:
 
 
 async def _run(settings: Settings, token: str) -> None:
+    # Every log record of a sharded process carries its shard_id (the tasks discord.py starts inherit the context).
+    with log_context(shard_id=settings.shard_id):
+        await _serve_with_ops(settings, token)
+
+
+async def _serve_with_ops(settings: Settings, token: str) -> None:
     from bot.discord_app.client import InterviewBot
     from bot.discord_app.runtime import open_runtime
 
