@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.discord_app.embeds import trim
 from bot.discord_app.tree import report_error
+
+if TYPE_CHECKING:
+    from bot.discord_app.client import InterviewBot
+
+ANSWER_MAX_CHARS = 4000  # Discord's limit for a modal's text input
+ANSWER_INPUT_ID = "answer"
 
 
 class BaseView(discord.ui.View):
@@ -37,3 +45,39 @@ class BaseView(discord.ui.View):
 class BaseModal(discord.ui.Modal):
     async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]
         await report_error(interaction, error, where=type(self).__name__)
+
+
+def answer_input(question: str) -> discord.ui.TextInput[Any]:
+    """The paragraph input every answer modal uses; its placeholder recalls the question."""
+    return discord.ui.TextInput(
+        label="Answer",
+        custom_id=ANSWER_INPUT_ID,
+        style=discord.TextStyle.paragraph,
+        placeholder=trim(question, 100),
+        min_length=1,
+        max_length=ANSWER_MAX_CHARS,
+    )
+
+
+def submitted_value(data: dict[str, Any]) -> str:
+    """The answer text from raw modal-submit data (for a modal opened before a restart)."""
+    for row in data.get("components", []):
+        children = [row["component"]] if row.get("type") == 18 else row.get("components", [])
+        for child in children:
+            if child.get("custom_id") == ANSWER_INPUT_ID:
+                return str(child.get("value") or "")
+    return ""
+
+
+def orphan_modal_submit(
+    bot: InterviewBot, interaction: discord.Interaction, pattern: re.Pattern[str]
+) -> tuple[re.Match[str], str] | None:
+    """A submit of a modal matching `pattern` that this process never showed (opened before a restart):
+    its custom-id match and answer text, or None when discord.py's own modal handles it."""
+    if interaction.type != discord.InteractionType.modal_submit or not isinstance(interaction.data, dict):
+        return None
+    custom_id = str(interaction.data.get("custom_id", ""))
+    match = pattern.fullmatch(custom_id)
+    if match is None or bot.modal_is_registered(custom_id):
+        return None
+    return match, submitted_value(dict(interaction.data))

@@ -10,8 +10,9 @@ from discord.ext import commands
 
 from bot.core.session import Mode
 from bot.discord_app.exts.interview._flow import choose
-from bot.discord_app.exts.interview._modals import MODAL_ID, submitted_value
+from bot.discord_app.exts.interview._modals import MODAL_ID
 from bot.discord_app.tree import report_error
+from bot.discord_app.ui import orphan_modal_submit
 
 if TYPE_CHECKING:
     from bot.discord_app.client import InterviewBot
@@ -73,14 +74,11 @@ class InterviewCog(commands.Cog, name="Interview"):
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         """An answer modal opened before a restart is unknown to this process: take the answer anyway."""
-        if interaction.type != discord.InteractionType.modal_submit or not isinstance(interaction.data, dict):
+        orphan = orphan_modal_submit(self.bot, interaction, MODAL_ID)
+        if orphan is None:
             return
-        custom_id = str(interaction.data.get("custom_id", ""))
-        match = MODAL_ID.fullmatch(custom_id)
-        if match is None or self.bot.modal_is_registered(custom_id):
-            return
+        match, text = orphan
         try:
-            text = submitted_value(dict(interaction.data))
             await self.bot.flow.submit_from_modal(interaction, int(match["session_id"]), text)
         except Exception as error:
             await report_error(interaction, error, where="answer modal (after restart)")

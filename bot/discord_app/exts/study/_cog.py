@@ -38,10 +38,11 @@ from bot.discord_app.delivery import interaction_target
 from bot.discord_app.embeds import paginate
 from bot.discord_app.exts.study import _render
 from bot.discord_app.exts.study._engine import StudyEngine, StudyStores
-from bot.discord_app.exts.study._views import MODAL_ID, StudyAnswerModal, submitted_value
+from bot.discord_app.exts.study._views import MODAL_ID, StudyAnswerModal
 from bot.discord_app.replies import NO_MENTIONS, send_reply
 from bot.discord_app.tasks import spawn
 from bot.discord_app.tree import report_error
+from bot.discord_app.ui import orphan_modal_submit
 
 if TYPE_CHECKING:
     from bot.discord_app.client import InterviewBot
@@ -248,14 +249,11 @@ class StudyCog(commands.Cog, name="Study"):
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         """An answer modal opened before a restart is unknown to this process: take the answer anyway."""
-        if interaction.type != discord.InteractionType.modal_submit or not isinstance(interaction.data, dict):
+        orphan = orphan_modal_submit(self.bot, interaction, MODAL_ID)
+        if orphan is None:
             return
-        custom_id = str(interaction.data.get("custom_id", ""))
-        match = MODAL_ID.fullmatch(custom_id)
-        if match is None or self.bot.modal_is_registered(custom_id):
-            return
+        match, text = orphan
         try:
-            text = submitted_value(dict(interaction.data))
             await self.submit(interaction, match["kind"], int(match["ref"]), int(match["position"]), text)
         except Exception as error:
             await report_error(interaction, error, where="study answer modal (after restart)")

@@ -8,16 +8,13 @@ from typing import TYPE_CHECKING, Any, cast
 
 import discord
 
-from bot.discord_app.embeds import trim
 from bot.discord_app.limits import SlowDownError
 from bot.discord_app.tree import report_error
-from bot.discord_app.ui import BaseModal
+from bot.discord_app.ui import BaseModal, answer_input
 
 if TYPE_CHECKING:
     from bot.discord_app.exts.study._cog import StudyCog
 
-ANSWER_MAX_CHARS = 4000
-INPUT_ID = "answer"
 BUTTON_ID = re.compile(
     r"st:(?P<action>answer|next|pause|resume|end|daily):(?P<ref>[0-9]{1,19}):(?P<position>[0-9]{1,2})"
 )
@@ -96,25 +93,8 @@ class StudyAnswerModal(BaseModal):
             title="Your answer (only you see it)", custom_id=f"st:modal:{kind}:{ref}:{position}", timeout=None
         )
         self.kind, self.ref, self.position = kind, ref, position
-        self.answer: discord.ui.TextInput[StudyAnswerModal] = discord.ui.TextInput(
-            label="Answer",
-            custom_id=INPUT_ID,
-            style=discord.TextStyle.paragraph,
-            placeholder=trim(question, 100),
-            min_length=1,
-            max_length=ANSWER_MAX_CHARS,
-        )
+        self.answer = answer_input(question)
         self.add_item(self.answer)
 
     async def on_submit(self, interaction: discord.Interaction, /) -> None:
         await _cog(interaction).submit(interaction, self.kind, self.ref, self.position, self.answer.value)
-
-
-def submitted_value(data: dict[str, Any]) -> str:
-    """The answer text from raw modal-submit data (a modal opened before a restart)."""
-    for row in data.get("components", []):
-        children = [row["component"]] if row.get("type") == 18 else row.get("components", [])
-        for child in children:
-            if child.get("custom_id") == INPUT_ID:
-                return str(child.get("value") or "")
-    return ""
