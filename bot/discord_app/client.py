@@ -200,6 +200,16 @@ class InterviewBot(commands.Bot):
         store = getattr(self._connection, "_view_store", None)
         return custom_id in getattr(store, "_modals", {})
 
+    async def messageable(self, channel_id: int) -> discord.abc.Messageable | None:
+        """A channel or thread to send to, from the cache or Discord; None when it's gone or hidden from us."""
+        channel = self.get_channel(channel_id)
+        if channel is None:
+            try:
+                channel = await self.fetch_channel(channel_id)
+            except (discord.NotFound, discord.Forbidden):
+                return None
+        return channel if isinstance(channel, discord.abc.Messageable) else None
+
     async def _expire_idle_sessions(self) -> None:
         while not self._stopping.is_set():
             try:

@@ -96,7 +96,7 @@ class Outbox:
         destination: discord.abc.Messageable | None = None
         channel_id = target.get("channel_id")
         if channel_id and not target.get("ephemeral"):
-            destination = await self._channel(int(channel_id))
+            destination = await self.bot.messageable(int(channel_id))
         if destination is None:
             user = self.bot.get_user(int(target["user_id"])) or await self.bot.fetch_user(int(target["user_id"]))
             destination = user
@@ -110,15 +110,6 @@ class Outbox:
         except discord.Forbidden:
             # A closed DM or a thread we lost: retrying won't help; the feedback is in /history.
             log.warning("feedback for user %s could not be delivered (forbidden); kept in history", target["user_id"])
-
-    async def _channel(self, channel_id: int) -> discord.abc.Messageable | None:
-        channel = self.bot.get_channel(channel_id)
-        if channel is None:
-            try:
-                channel = await self.bot.fetch_channel(channel_id)
-            except (discord.NotFound, discord.Forbidden):
-                return None
-        return channel if isinstance(channel, discord.abc.Messageable) else None
 
 
 class FeedbackDeliverer:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -37,6 +37,17 @@ async def _ensure_guild(connection: AsyncConnection, guild_id: int, clock: Clock
         await connection.execute(pg_insert(guilds).values(values).on_conflict_do_nothing(index_elements=["id"]))
     else:
         await connection.execute(sqlite_insert(guilds).values(values).on_conflict_do_nothing(index_elements=["id"]))
+
+
+def custom_question_from_row(row: Row[Any]) -> CustomQuestion:
+    return CustomQuestion(
+        guild_id=row.guild_id,
+        question_id=row.question_id,
+        topic=row.topic,
+        body=row.body,
+        created_by=row.created_by,
+        created_at=row.created_at,
+    )
 
 
 class SqlAccountRepository:
@@ -116,17 +127,7 @@ class SqlAccountRepository:
             query = query.where(custom_questions.c.topic == topic)
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query.order_by(custom_questions.c.question_id))).all()
-        return [
-            CustomQuestion(
-                guild_id=row.guild_id,
-                question_id=row.question_id,
-                topic=row.topic,
-                body=row.body,
-                created_by=row.created_by,
-                created_at=row.created_at,
-            )
-            for row in rows
-        ]
+        return [custom_question_from_row(row) for row in rows]
 
     async def remove_custom_question(self, guild_id: int, question_id: str) -> bool:
         async with write_transaction(self.engine) as connection:

@@ -23,6 +23,7 @@ from bot.core.errors import InterviewError, UserFacingError
 from bot.core.models import AnswerSubmission, Attempt, AttemptStatus, CustomQuestion, GradeResult
 from bot.core.ports import Clock, SystemClock
 from bot.core.study import AlreadyAnsweredError, RoundAnswer, RoundState, StudyRound
+from bot.storage.accounts import custom_question_from_row
 from bot.storage.attempts import _attempt_values, _new_attempt, ensure_users
 from bot.storage.engine import write_transaction
 from bot.storage.tables import (
@@ -545,17 +546,7 @@ class SqlCustomBankRepository:
             query = query.where(custom_questions.c.guild_id == guild_id)
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).all()
-        return [
-            CustomQuestion(
-                guild_id=row.guild_id,
-                question_id=row.question_id,
-                topic=row.topic,
-                body=row.body,
-                created_by=row.created_by,
-                created_at=row.created_at,
-            )
-            for row in rows
-        ]
+        return [custom_question_from_row(row) for row in rows]
 
     async def count(self, guild_id: int) -> dict[str, int]:
         """Questions per (namespaced) topic."""

@@ -82,13 +82,7 @@ class StudyEngine:
     # -- Discord plumbing ---------------------------------------------------------------------------------------
 
     async def channel(self, channel_id: int) -> discord.abc.Messageable | None:
-        channel = self.bot.get_channel(channel_id)
-        if channel is None:
-            try:
-                channel = await self.bot.fetch_channel(channel_id)
-            except (discord.NotFound, discord.Forbidden):
-                return None
-        return channel if isinstance(channel, discord.abc.Messageable) else None
+        return await self.bot.messageable(channel_id)
 
     async def send(self, channel_id: int, pages: Pages, view: discord.ui.View | None = None) -> discord.Message | None:
         channel = await self.channel(channel_id)
