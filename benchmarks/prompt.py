@@ -32,11 +32,14 @@ def answer_of(words: int, source: str) -> str:
     return " ".join(vocabulary[i % len(vocabulary)] for i in range(words))
 
 
-def measure(completion_tokens: int) -> dict[str, object]:
+QUICK_QUESTIONS = 20  # --quick: a smoke run over the first questions of the bank (CI)
+
+
+def measure(completion_tokens: int, limit: int | None = None) -> dict[str, object]:
     settings = Settings()
     encoding = encoding_for_model(settings.model)
     prompt = GraderPrompt.load()
-    questions = list(build_bank(settings).questions.values())
+    questions = list(build_bank(settings).questions.values())[:limit]
     sizes = []
     static_prefix = 0
     for question in questions:
@@ -70,8 +73,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--completion-tokens", type=int, default=DEFAULT_COMPLETION_TOKENS)
+    parser.add_argument("--quick", action="store_true", help=f"only the first {QUICK_QUESTIONS} questions (smoke run)")
     args = parser.parse_args()
-    result = measure(args.completion_tokens)
+    result = measure(args.completion_tokens, QUICK_QUESTIONS if args.quick else None)
     if args.json:
         print(json.dumps(result))
         return
