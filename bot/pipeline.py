@@ -74,7 +74,7 @@ class GradingWorker(_Loop):
         concurrency: int = 4,
         lease_seconds: float = 300.0,
         poll_interval: float = 1.0,
-        reclaim_interval: float = 30.0,
+        reclaim_interval: float | None = None,
     ) -> None:
         super().__init__(poll_interval)
         if concurrency < 1:
@@ -85,7 +85,8 @@ class GradingWorker(_Loop):
         self.worker_id = worker_id or default_worker_id()
         self.concurrency = concurrency
         self.lease_seconds = lease_seconds
-        self.reclaim_interval = reclaim_interval
+        # Look for expired leases often enough that a crashed peer's jobs wait about one lease, not 30 s more.
+        self.reclaim_interval = reclaim_interval if reclaim_interval is not None else min(30.0, lease_seconds / 2)
         self.graded = 0
         self.failed = 0
         self._in_flight: set[asyncio.Task[None]] = set()

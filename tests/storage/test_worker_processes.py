@@ -116,3 +116,29 @@ async def test_worker_killed_mid_job_has_its_job_reclaimed_after_the_lease_and_c
     async with engine.connect() as connection:
         job = (await connection.execute(select(grading_jobs))).one()
     assert (job.status, job.tries, job.lease_owner) == ("done", 2, None)
+
+
+async def test_a_running_worker_takes_over_a_dead_peers_job_about_one_lease_later(engine: AsyncEngine) -> None:
+    """The periodic reclaim follows the lease (not a fixed 30 s), so a crash delays grading by about one lease."""
+    [attempt_id] = await _submit(engine, 1)
+    queue = SqlGradingQueue(engine)
+    assert len(await queue.claim_jobs("dead-peer", 1, lease_seconds=1.0)) == 1  # claimed, then the peer "dies"
+
+    class Grader:
+        name = "survivor"
+
+        async def grade(self, rubric: Rubric, answer: str) -> GradeResult:
+            return GradeResult(score=7.0, grader="survivor")
+
+    worker = GradingWorker(
+        queue, Grader(), lambda a: Rubric(question="q", reference_answer="r"), lease_seconds=2.0, poll_interval=0.05
+    )
+    task = asyncio.create_task(worker.run())
+    try:
+        deadline = time.monotonic() + 6  # lease 1 s + reclaim every lease/2 = 1 s, with room for a slow machine
+        while (await SqlAttemptRepository(engine).get_attempt(attempt_id)).status is not AttemptStatus.GRADED:
+            assert time.monotonic() < deadline, "the dead peer's job was not taken over in time"
+            await asyncio.sleep(0.1)
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 10)
