@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import threading
 from datetime import datetime
 from typing import Any
 
+import aiohttp
 import discord
 import discord.http
 import yarl
@@ -36,6 +38,11 @@ log = logging.getLogger(__name__)
 EXTENSIONS = ("bot.discord_app.exts.interview", "bot.discord_app.exts.account", "bot.discord_app.exts.study")
 EXPIRY_INTERVAL_S = 60.0
 CLOSE_GRACE_S = 5.0
+# Connections to Discord's REST API. discord.py's default pool is unbounded: a burst of interactions opened one new
+# connection (TCP + TLS) per callback instead of reusing kept-alive ones; bounded, they queue briefly for a free
+# connection, which is far cheaper (benchmarks/README.md: ack p99 574 -> ~350 ms for 500 at once). aiohttp's own
+# default is 100 too.
+HTTP_CONNECTIONS = 100
 WARM_UP_JOIN_S = 30.0  # loading the offline model takes ~0.4 s; this is only a bound
 # What the bot needs in a server: post, embed, upload charts, and run interviews in private threads.
 PERMISSIONS = discord.Permissions(
@@ -47,6 +54,19 @@ PERMISSIONS = discord.Permissions(
     attach_files=True,
     read_message_history=True,
 )
+
+
+_frozen = False
+
+
+def _freeze_startup_objects() -> None:
+    """Move what startup built (modules, the question bank, caches) out of the collector's way, once per process:
+    a full collection walked all of it and took ~130 ms of one burst of 500 interactions (benchmarks/README.md)."""
+    global _frozen  # once per process, whichever bot gets READY first
+    if not _frozen:
+        _frozen = True
+        gc.collect()  # garbage frozen would never be freed
+        gc.freeze()
 
 
 def invite_url(application_id: int) -> str:
@@ -153,6 +173,8 @@ class InterviewBot(commands.Bot):
 
     async def login(self, token: str) -> None:
         use_api_base(self.runtime.settings.discord_api_base)
+        if self.http.connector is discord.utils.MISSING or self.http.connector.closed:  # bound discord.py's pool
+            self.http.connector = aiohttp.TCPConnector(limit=HTTP_CONNECTIONS)
         await super().login(token)
         if self.runtime.settings.discord_api_base:
             _, url, _ = await self.http.get_bot_gateway()
@@ -179,6 +201,7 @@ class InterviewBot(commands.Bot):
             log.info("logged in as %s (%s); invite: %s", self.user, self.user.id, invite_url(self.user.id))
         if self.background and self._warm_up is None:
             self._warm_up = start_warm_up(self.runtime.grader)
+            _freeze_startup_objects()
 
     def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401
         # Called synchronously while parsing INTERACTION_CREATE, before any handler runs: the interaction is

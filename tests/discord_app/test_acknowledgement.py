@@ -61,3 +61,13 @@ async def test_modal_submit_for_an_unknown_session_is_acknowledged_then_explaine
         assert (await submit.wait_callback()).json["type"] == 5  # acknowledged before the lookup fails
         explained = await submit.wait_webhook("POST")
         assert explained.json["content"]
+
+
+async def test_rest_calls_share_a_bounded_pool_of_kept_alive_connections(fake: FakeDiscord, launch) -> None:
+    # discord.py's default pool is unbounded: a burst of callbacks opened one new connection each.
+    from bot.discord_app.client import HTTP_CONNECTIONS
+
+    async with launch() as bot:
+        connector = bot.http.connector
+        assert connector.limit == HTTP_CONNECTIONS
+        assert not connector.force_close
