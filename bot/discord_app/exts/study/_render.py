@@ -51,31 +51,26 @@ def round_question(round_: StudyRound, question: Question, *, now: datetime) -> 
     )
 
 
-def round_closed(round_: StudyRound, question: Question, answered: int) -> Pages:
+def _round_status(round_: StudyRound, question: Question, status: str, note: str) -> Pages:
+    """The round's question message once answering stops: its status in the title and what happens next."""
     return paginate(
-        f"Study round · question {round_.number} of {round_.total} · time's up",
-        description=f"{question.question}\n\n{answered} answer(s) in. Grading them; the results follow.",
+        f"Study round · question {round_.number} of {round_.total} · {status}",
+        description=f"{question.question}\n\n{note}",
         colour=BLURPLE,
         footer=f"round #{round_.id}",
     )
+
+
+def round_closed(round_: StudyRound, question: Question, answered: int) -> Pages:
+    return _round_status(round_, question, "time's up", f"{answered} answer(s) in. Grading them; the results follow.")
 
 
 def round_over(round_: StudyRound, question: Question) -> Pages:
-    return paginate(
-        f"Study round · question {round_.number} of {round_.total} · round over",
-        description=f"{question.question}\n\nThis round has ended; see the standings below.",
-        colour=BLURPLE,
-        footer=f"round #{round_.id}",
-    )
+    return _round_status(round_, question, "round over", "This round has ended; see the standings below.")
 
 
 def round_paused(round_: StudyRound, question: Question) -> Pages:
-    return paginate(
-        f"Study round · question {round_.number} of {round_.total} · paused",
-        description=f"{question.question}\n\nThe host paused the round; the timer is stopped.",
-        colour=BLURPLE,
-        footer=f"round #{round_.id}",
-    )
+    return _round_status(round_, question, "paused", "The host paused the round; the timer is stopped.")
 
 
 def results(title: str, question: Question, outcome: QuestionResults) -> Pages:
