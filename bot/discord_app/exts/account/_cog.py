@@ -14,7 +14,7 @@ from discord.ext import commands
 
 from bot.discord_app.embeds import paginate
 from bot.discord_app.exts.account._chart import progress_png
-from bot.discord_app.exts.interview._flow import choose
+from bot.discord_app.exts.interview._flow import topic_choices
 from bot.discord_app.exts.interview._render import BLURPLE, Pages, history_pages, topic_title
 from bot.discord_app.replies import NO_MENTIONS, send_reply
 from bot.discord_app.ui import BaseView
@@ -85,9 +85,7 @@ class AccountCog(commands.Cog, name="Account"):
     async def topic_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        topics = self.bot.runtime.bank.topics
-        labels = {f"{info.title} ({slug})": slug for slug, info in sorted(topics.items())}
-        return [app_commands.Choice(name=label[:100], value=labels[label]) for label in choose(list(labels), current)]
+        return topic_choices(self.bot.runtime.bank.topics, current)
 
     @app_commands.command(name="history", description="Your recent answers and scores.")
     @app_commands.describe(topic="Only answers to questions of this topic.")

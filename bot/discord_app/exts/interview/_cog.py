@@ -9,7 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.session import Mode
-from bot.discord_app.exts.interview._flow import choose
+from bot.discord_app.exts.interview._flow import topic_choices
 from bot.discord_app.exts.interview._modals import MODAL_ID
 from bot.discord_app.tree import report_error
 from bot.discord_app.ui import orphan_modal_submit
@@ -29,10 +29,7 @@ class InterviewCog(commands.Cog, name="Interview"):
     async def topic_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        topics = self.bot.runtime.bank.topics
-        names = [f"{info.title} ({slug})" for slug, info in sorted(topics.items())]
-        slugs = {f"{info.title} ({slug})": slug for slug, info in topics.items()}
-        return [app_commands.Choice(name=name[:100], value=slugs[name]) for name in choose(names, current)]
+        return topic_choices(self.bot.runtime.bank.topics, current)
 
     @interview.command(name="start", description="Start a mock interview (a private thread in servers).")
     @app_commands.describe(

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal
 
 import discord
+from discord import app_commands
 
 from bot.core.errors import SessionAlreadyActiveError, UserFacingError
 from bot.core.models import Transport
+from bot.core.question_bank import TopicInfo
 from bot.core.service import InterviewService, NothingDueError, SessionView, Where
 from bot.core.session import Mode, SessionState
 from bot.discord_app.delivery import interaction_target, message_target
@@ -341,7 +343,12 @@ async def _quietly_delete(thread: discord.Thread) -> None:
         log.debug("could not delete thread %s", thread.id)
 
 
-def choose(values: Sequence[str], current: str) -> list[str]:
-    """Autocomplete helper: values containing `current` (case-insensitive), at most 25."""
+def topic_choices(topics: Mapping[str, TopicInfo], current: str) -> list[app_commands.Choice[str]]:
+    """Topic autocomplete: "Title (slug)" labels containing `current` (case-insensitive), at most 25."""
     needle = current.casefold()
-    return [v for v in values if needle in v.casefold()][:25]
+    labels = {f"{info.title} ({slug})": slug for slug, info in sorted(topics.items())}
+    return [
+        app_commands.Choice(name=label[:100], value=slug)
+        for label, slug in labels.items()
+        if needle in label.casefold()
+    ][:25]
