@@ -6,8 +6,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Row, delete, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -15,7 +13,7 @@ from bot.core.errors import UserFacingError
 from bot.core.models import CustomQuestion, UserProfile
 from bot.core.ports import Clock, SystemClock
 from bot.storage.attempts import ensure_user
-from bot.storage.engine import write_transaction
+from bot.storage.engine import dialect_insert, write_transaction
 from bot.storage.tables import custom_questions, guilds, users
 
 
@@ -33,10 +31,9 @@ class CustomQuestionExistsError(UserFacingError):
 
 async def _ensure_guild(connection: AsyncConnection, guild_id: int, clock: Clock) -> None:
     values = {"id": guild_id, "settings": {}, "created_at": clock.now()}
-    if connection.dialect.name == "postgresql":
-        await connection.execute(pg_insert(guilds).values(values).on_conflict_do_nothing(index_elements=["id"]))
-    else:
-        await connection.execute(sqlite_insert(guilds).values(values).on_conflict_do_nothing(index_elements=["id"]))
+    await connection.execute(
+        dialect_insert(connection, guilds).values(values).on_conflict_do_nothing(index_elements=["id"])
+    )
 
 
 def custom_question_from_row(row: Row[Any]) -> CustomQuestion:

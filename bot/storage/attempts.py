@@ -8,14 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, and_, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.core.errors import InterviewError
 from bot.core.models import AnswerSubmission, Attempt, AttemptStatus, GradeResult, HistoryPage
 from bot.core.ports import Clock, SystemClock
-from bot.storage.engine import write_transaction
+from bot.storage.engine import dialect_insert, write_transaction
 from bot.storage.tables import attempts, grading_jobs, users
 
 
@@ -37,16 +35,9 @@ async def ensure_users(connection: AsyncConnection, user_ids: Sequence[int], now
     values = [{"id": user_id, "settings": {}, "created_at": now} for user_id in sorted(set(user_ids))]
     if not values:
         return
-    dialect = connection.dialect.name
-    if dialect == "postgresql":
-        await connection.execute(pg_insert(users).values(values).on_conflict_do_nothing(index_elements=["id"]))
-    elif dialect == "sqlite":
-        await connection.execute(sqlite_insert(users).values(values).on_conflict_do_nothing(index_elements=["id"]))
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        for value in values:
-            exists = await connection.scalar(select(users.c.id).where(users.c.id == value["id"]))
-            if exists is None:
-                await connection.execute(insert(users).values(value))
+    await connection.execute(
+        dialect_insert(connection, users).values(values).on_conflict_do_nothing(index_elements=["id"])
+    )
 
 
 def attempt_from_row(row: Row[Any]) -> Attempt:

@@ -20,7 +20,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Table, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -88,3 +90,10 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
         await connection.execution_options(**{_SQLITE_BEGIN_OPTION: "IMMEDIATE"})
         async with connection.begin():
             yield connection
+
+
+def dialect_insert(connection: AsyncConnection, table: Table) -> Any:  # noqa: ANN401 - a dialect Insert
+    """The dialect's INSERT for `table`, which has ON CONFLICT DO NOTHING / DO UPDATE on both engines."""
+    if connection.dialect.name == "postgresql":
+        return pg_insert(table)
+    return sqlite_insert(table)

@@ -8,8 +8,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import case, delete, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.models import (
@@ -22,7 +20,7 @@ from bot.core.models import (
 )
 from bot.core.ports import Clock, SystemClock
 from bot.storage.attempts import ensure_user
-from bot.storage.engine import write_transaction
+from bot.storage.engine import dialect_insert, write_transaction
 from bot.storage.tables import attempts, guilds, review_schedules, users
 
 ANSWER_POINTS = 1.0  # per distinct question answered in the period, on top of the best score (0-10) on it
@@ -241,12 +239,10 @@ class SqlProgressRepository:
         changes = {key: values[key] for key in ("card", "due_at", "last_score", "updated_at")}
         async with write_transaction(self.engine) as connection:
             await ensure_user(connection, user_id, now)
-            if connection.dialect.name == "postgresql":
-                statement: Any = pg_insert(review_schedules).values(values)
-            else:
-                statement = sqlite_insert(review_schedules).values(values)
             await connection.execute(
-                statement.on_conflict_do_update(index_elements=["user_id", "question_id"], set_=changes)
+                dialect_insert(connection, review_schedules)
+                .values(values)
+                .on_conflict_do_update(index_elements=["user_id", "question_id"], set_=changes)
             )
 
     async def remove_review(self, user_id: int, question_id: str) -> bool:

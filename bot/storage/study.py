@@ -13,9 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Row, Table, and_, delete, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Row, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -25,7 +23,7 @@ from bot.core.ports import Clock, SystemClock
 from bot.core.study import AlreadyAnsweredError, RoundAnswer, RoundState, StudyRound
 from bot.storage.accounts import custom_question_from_row
 from bot.storage.attempts import _attempt_values, _new_attempt, ensure_users
-from bot.storage.engine import write_transaction
+from bot.storage.engine import dialect_insert, write_transaction
 from bot.storage.tables import (
     attempts,
     custom_questions,
@@ -67,13 +65,6 @@ async def _submit(connection: AsyncConnection, submission: AnswerSubmission, now
         )
     )
     return _new_attempt(int(attempt_id), submission, now)
-
-
-def _insert_for(connection: AsyncConnection, table: Table) -> Any:  # noqa: ANN401 - a dialect Insert
-    """The dialect's INSERT (both have ON CONFLICT)."""
-    if connection.dialect.name == "postgresql":
-        return pg_insert(table)
-    return sqlite_insert(table)
 
 
 def _answer_from(row: Any) -> RoundAnswer:  # noqa: ANN401 - a Row of the answer queries
@@ -306,13 +297,10 @@ class SqlDailyRepository:
         }
         changes = {k: v for k, v in values.items() if k != "guild_id"}
         async with write_transaction(self.engine) as connection:
-            statement: Any = (
-                pg_insert(daily_schedules)
-                if connection.dialect.name == "postgresql"
-                else sqlite_insert(daily_schedules)
-            )
             await connection.execute(
-                statement.values(values).on_conflict_do_update(index_elements=["guild_id"], set_=changes)
+                dialect_insert(connection, daily_schedules)
+                .values(values)
+                .on_conflict_do_update(index_elements=["guild_id"], set_=changes)
             )
         return DailySchedule.model_validate(values)
 
@@ -375,7 +363,7 @@ class SqlDailyRepository:
             "claimed_at": now,
         }
         async with write_transaction(self.engine) as connection:
-            statement: Any = _insert_for(connection, daily_posts)
+            statement: Any = dialect_insert(connection, daily_posts)
             result = await connection.execute(
                 statement.values(values)
                 .on_conflict_do_nothing(index_elements=["guild_id", "local_date"])
@@ -498,7 +486,7 @@ class SqlCustomBankRepository:
         Returns (removed, added)."""
         now = self.clock.now()
         async with write_transaction(self.engine) as connection:
-            statement: Any = _insert_for(connection, guilds)
+            statement: Any = dialect_insert(connection, guilds)
             await connection.execute(
                 statement.values(id=guild_id, settings={}, created_at=now).on_conflict_do_nothing(index_elements=["id"])
             )
