@@ -32,7 +32,7 @@ from bot.core.guild_settings import (
     check_timezone,
     parse_time_of_day,
 )
-from bot.core.models import AnswerSubmission, CustomQuestion, LeaderboardPeriod
+from bot.core.models import AnswerSubmission, CustomQuestion, LeaderboardPeriod, Question
 from bot.core.study import MAX_QUESTIONS, MAX_SECONDS, MIN_SECONDS
 from bot.discord_app.delivery import interaction_target
 from bot.discord_app.embeds import paginate
@@ -208,19 +208,23 @@ class StudyCog(commands.Cog, name="Study"):
         await self.bot.quota.check(interaction.user.id, guild_id, await self.engine.guild_settings(guild_id))
         target = interaction_target(interaction, session_id=None, ephemeral=True, channel_id=None)
         now = self.engine.now()
-        if kind == "round":
-            round_ = await self.stores.rounds.get(ref)
-            round_.check_answer(position, now)
-            question = self.questions.get(round_.question_ids[position])
-            submission = AnswerSubmission(
+
+        def submission_for(question: Question, answer_guild_id: int, kind: str) -> AnswerSubmission:
+            return AnswerSubmission(
                 user_id=interaction.user.id,
                 question_id=question.id,
                 topic=question.topic,
                 answer=text,
-                guild_id=round_.guild_id,
-                kind="study",
+                guild_id=answer_guild_id,
+                kind=kind,
                 delivery=target,
             )
+
+        if kind == "round":
+            round_ = await self.stores.rounds.get(ref)
+            round_.check_answer(position, now)
+            question = self.questions.get(round_.question_ids[position])
+            submission = submission_for(question, round_.guild_id, "study")
             attempt = await self.stores.rounds.submit_answer(round_, submission, elapsed_s=round_.elapsed_s(now))
             after = "The class results come when time is up."
         else:
@@ -228,16 +232,7 @@ class StudyCog(commands.Cog, name="Study"):
             if post.summary_posted_at is not None:
                 raise UserFacingError("That daily question is closed; its summary is posted.")
             question = self.questions.get(post.question_id)
-            submission = AnswerSubmission(
-                user_id=interaction.user.id,
-                question_id=question.id,
-                topic=question.topic,
-                answer=text,
-                guild_id=post.guild_id,
-                kind="daily",
-                delivery=target,
-            )
-            attempt = await self.stores.daily.submit_answer(post, submission)
+            attempt = await self.stores.daily.submit_answer(post, submission_for(question, post.guild_id, "daily"))
             after = "The summary comes tomorrow."
         self.bot.wake_grading()
         await interaction.followup.send(
