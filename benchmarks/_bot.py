@@ -91,9 +91,10 @@ async def until(probe: Callable[[], Any], timeout: float, what: str) -> Any:  # 
 class BenchDiscord(FakeDiscord):
     """The loopback Discord, able to hold INTERACTION_CREATE events back and then send them as one burst.
 
-    Building an event (payload, snowflakes, bookkeeping) costs the fake more than sending it; held events are built
-    first and sent back to back, so the burst is as tight as the websocket allows. `sent_at` records, per interaction
-    id, when its event was written to the socket: acknowledgement latency is measured from there.
+    Building an event (payload, snowflakes, bookkeeping, JSON, compression) costs the fake far more than writing it:
+    held events are built and encoded first, then their frames are written back to back, so all of them arrive at
+    once and the fake is free to answer the bot's callbacks at once (as Discord's REST side is, apart from its
+    gateway). `sent_at` is when the first frame of the burst was written: acknowledgement latency runs from there.
     """
 
     def __init__(self) -> None:
@@ -107,15 +108,19 @@ class BenchDiscord(FakeDiscord):
             self.held.append((name, data))
             return
         await super().dispatch(name, data, wait=wait, timeout=timeout)
-        if name == "INTERACTION_CREATE":
-            interaction_id = int(data["id"])
-            self.sent_at[interaction_id] = self.now()
-            self.interactions[interaction_id].created_at = self.sent_at[interaction_id]  # Discord's 3 s start here
+        self._sent([(name, data)], self.now())
 
     async def release(self) -> None:
         held, self.held, self.holding = self.held, [], False
-        for name, data in held:
-            await self.dispatch(name, data)
+        written = await self.dispatch_many(held)
+        self._sent(held, written if written is not None else self.now())
+
+    def _sent(self, events: list[tuple[str, dict[str, Any]]], now: float) -> None:
+        for name, data in events:
+            if name == "INTERACTION_CREATE":
+                interaction_id = int(data["id"])
+                self.sent_at[interaction_id] = now
+                self.interactions[interaction_id].created_at = now  # Discord's 3 s start here
 
 
 @dataclass

@@ -19,6 +19,7 @@ import discord
 import typer
 
 from bot.cli._app import app, err_console, friendly_errors, load_settings
+from bot.cli._loop import run_event_loop
 from bot.logging_setup import log_context
 from bot.ops.server import HealthCheck, serve_ops
 from bot.ops.shutdown import ShutdownSignal, drain_workers, release_leases
@@ -133,7 +134,7 @@ def run() -> None:
     settings = load_settings()
     token = require_token(settings)
     try:
-        asyncio.run(_run(settings, token))
+        run_event_loop(_run(settings, token))
     except discord.LoginFailure:
         err_console.print("Discord rejected DISCORD_TOKEN (401). Copy the bot token again.", markup=False)
         raise typer.Exit(2) from None

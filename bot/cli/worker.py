@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 import typer
 
 from bot.cli._app import app, friendly_errors, load_settings
+from bot.cli._loop import run_event_loop
 from bot.core.models import Attempt, Rubric
 from bot.core.question_bank import QuestionBank
 from bot.core.service import InterviewService
@@ -121,7 +122,7 @@ def worker(
     if grader not in (None, "offline", "llm"):
         raise typer.BadParameter("must be offline or llm", param_hint="--grader")
     bank = build_bank(settings)
-    asyncio.run(
+    run_event_loop(
         run_workers(
             settings,
             bank,

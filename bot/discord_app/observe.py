@@ -12,6 +12,8 @@ Labels stay bounded: command names only when the tree knows them, custom-id pref
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 import time
 from types import SimpleNamespace
@@ -25,6 +27,8 @@ from bot.ops.metrics import METRICS, Metrics
 
 DISCORD_EPOCH_MS = 1_420_070_400_000
 MAX_PENDING = 2_000  # interactions awaiting their first response (older ones are forgotten, not leaked)
+ACK_DEADLINE_S = 3.0  # Discord refuses a first response after this; such an interaction no longer waits for one
+ACKS_FIRST_LIMIT_S = 1.0  # the longest slower work waits for other interactions' acknowledgements
 _CUSTOM_ID_PREFIX = re.compile(r"^([a-z]{1,12}:[a-z][a-z_-]{0,23})(?::|$)")
 
 
@@ -80,12 +84,15 @@ def error_site(interaction: discord.Interaction) -> str:
 
 
 class InteractionMeter:
-    """Counts interactions as they arrive (`received`) and times their acknowledgement (`trace_config`)."""
+    """Counts interactions as they arrive (`received`), times their acknowledgement (`trace_config`), and lets
+    slower work wait while acknowledgements are outstanding (`acknowledgements_first`)."""
 
     def __init__(self, metrics: Metrics = METRICS, wall_clock: Any = time.time) -> None:  # noqa: ANN401
         self.metrics = metrics
         self.wall_clock = wall_clock
         self._pending: dict[int, str] = {}  # interaction id -> kind, until its callback succeeds
+        self._settled = asyncio.Event()  # set while no interaction awaits its first response
+        self._settled.set()
 
     def received(self, interaction: discord.Interaction, tree: app_commands.CommandTree[Any] | None) -> None:
         kind = interaction_kind(interaction, tree)
@@ -95,11 +102,43 @@ class InteractionMeter:
         if len(self._pending) >= MAX_PENDING:  # never acknowledged (an error before any reply): forget the oldest
             del self._pending[next(iter(self._pending))]
         self._pending[interaction.id] = kind
+        self._settled.clear()
 
     def acknowledged(self, interaction_id: int) -> None:
         kind = self._pending.pop(interaction_id, None)
         if kind is not None:
             self.metrics.observe_ack(self.wall_clock() - snowflake_seconds(interaction_id), kind.split(":", 1)[0])
+        if not self._pending:
+            self._settled.set()
+
+    @property
+    def outstanding(self) -> int:
+        """Interactions received within Discord's deadline that are still waiting for their first response."""
+        self._forget_expired()
+        return len(self._pending)
+
+    async def acknowledgements_first(self, limit: float = ACKS_FIRST_LIMIT_S) -> None:
+        """Wait (at most `limit` seconds) while received interactions still await their first response.
+
+        Handlers call this after acknowledging their own interaction and before their slower work (database reads
+        and writes, followups). In a burst of interactions that work would otherwise run between acknowledgements
+        and push the later ones towards Discord's 3-second deadline; now every acknowledgement goes out first.
+        """
+        if not self.outstanding:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._settled.wait(), limit)
+
+    def _forget_expired(self) -> None:
+        # Interactions arrive (and so sit in the dict) in about snowflake order: the oldest are at the front.
+        expired_before = self.wall_clock() - ACK_DEADLINE_S
+        while self._pending:
+            oldest = next(iter(self._pending))
+            if snowflake_seconds(oldest) >= expired_before:
+                break
+            del self._pending[oldest]
+        if not self._pending:
+            self._settled.set()
 
     def trace_config(self) -> aiohttp.TraceConfig:
         trace = aiohttp.TraceConfig()

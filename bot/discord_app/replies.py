@@ -28,6 +28,15 @@ def clock_of(interaction: discord.Interaction) -> Clock:
     return clock if clock is not None else SystemClock()
 
 
+async def defer(interaction: discord.Interaction, *, ephemeral: bool = False, thinking: bool = False) -> None:
+    """Acknowledge now with a deferred response, then let every other interaction received so far be acknowledged
+    before this handler's slower work (database, followups) competes with them (`InteractionMeter`)."""
+    await interaction.response.defer(ephemeral=ephemeral, thinking=thinking)
+    meter = getattr(interaction.client, "meter", None)
+    if meter is not None:
+        await meter.acknowledgements_first()
+
+
 def token_expires_at(interaction: discord.Interaction) -> datetime:
     return interaction.created_at + TOKEN_LIFETIME
 

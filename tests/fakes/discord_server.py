@@ -221,17 +221,30 @@ class _Connection:
         self.lock = asyncio.Lock()
 
     async def send(self, payload: dict[str, Any]) -> None:
+        await self.send_many([payload])
+
+    async def send_many(self, payloads: list[dict[str, Any]]) -> float | None:
+        """Encode (and compress) every payload first, then write the frames back to back: a burst that arrives
+        at once, without the encoding time spread between the frames. Returns when the first frame was written
+        (`time.time()`), or None when the socket is closed."""
         async with self.lock:
             if self.ws.closed:
-                return
-            text = json.dumps(payload)
-            if self.compressor is not None:
-                data = self.compressor.compress(text.encode()) + self.compressor.flush(zlib.Z_SYNC_FLUSH)
-                await self.ws.send_bytes(data)
-            else:
-                await self.ws.send_str(text)
-            if payload.get("s"):
-                self.last_seq = max(self.last_seq, payload["s"])
+                return None
+            frames = [self._encode(payload) for payload in payloads]
+            started = time.time()
+            for frame in frames:
+                if isinstance(frame, bytes):
+                    await self.ws.send_bytes(frame)
+                else:
+                    await self.ws.send_str(frame)
+            self.last_seq = max([self.last_seq, *(payload["s"] for payload in payloads if payload.get("s"))])
+            return started
+
+    def _encode(self, payload: dict[str, Any]) -> bytes | str:
+        text = json.dumps(payload)
+        if self.compressor is None:
+            return text
+        return self.compressor.compress(text.encode()) + self.compressor.flush(zlib.Z_SYNC_FLUSH)
 
 
 class FakeDiscord:
@@ -1170,17 +1183,32 @@ class FakeDiscord:
 
     async def dispatch(self, name: str, data: dict[str, Any], *, wait: bool = True, timeout: float = 10.0) -> None:
         """Send a DISPATCH event; while the bot is disconnected it is buffered and replayed on RESUME."""
+        await self.dispatch_many([(name, data)], wait=wait, timeout=timeout)
+
+    async def dispatch_many(
+        self,
+        events: list[tuple[str, dict[str, Any]]],
+        *,
+        wait: bool = True,
+        timeout: float = 10.0,
+    ) -> float | None:
+        """Send several DISPATCH events as one burst (see `_Connection.send_many`); returns when (by `now()`) the
+        first was written, or None when the bot is disconnected (they are replayed on RESUME)."""
         if wait:
             await self.wait_ready(timeout)
         session = self.session
         if session is None:
             raise AssertionError("no gateway session: the bot never identified")
-        session.seq += 1
-        event = {"op": 0, "t": name, "s": session.seq, "d": data}
-        session.events.append(event)
+        payloads = []
+        for name, data in events:
+            session.seq += 1
+            payloads.append({"op": 0, "t": name, "s": session.seq, "d": data})
+        session.events.extend(payloads)
         connection = self.connection
         if connection is not None and connection.session is session and self._live.is_set():
-            await connection.send(event)
+            written = await connection.send_many(payloads)
+            return None if written is None else written + self.clock_offset
+        return None
 
     async def gateway_reconnect(self) -> None:
         """Send RECONNECT (op 7): the client must reconnect and RESUME on `resume_gateway_url`."""

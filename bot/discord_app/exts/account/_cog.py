@@ -16,7 +16,7 @@ from bot.discord_app.embeds import paginate
 from bot.discord_app.exts.account._chart import progress_png
 from bot.discord_app.exts.interview._flow import topic_choices
 from bot.discord_app.exts.interview._render import BLURPLE, Pages, history_pages, topic_title
-from bot.discord_app.replies import NO_MENTIONS, send_reply
+from bot.discord_app.replies import NO_MENTIONS, defer, send_reply
 from bot.discord_app.ui import BaseView
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ class ForgetConfirmView(BaseView):
 
     @discord.ui.button(label="Delete everything", style=discord.ButtonStyle.danger, custom_id="privacy:forget:confirm")
     async def confirm(self, interaction: discord.Interaction, button: discord.ui.Button[Any]) -> None:
-        await interaction.response.defer()
+        await defer(interaction)
         removed = await self.bot.runtime.privacy.forget_user(self.owner_id)
         self.stop()
         total = sum(removed.values())
@@ -91,7 +91,7 @@ class AccountCog(commands.Cog, name="Account"):
     @app_commands.describe(topic="Only answers to questions of this topic.")
     @app_commands.autocomplete(topic=topic_autocomplete)
     async def history(self, interaction: discord.Interaction, topic: str | None = None) -> None:
-        await interaction.response.defer(ephemeral=_private(interaction), thinking=True)
+        await defer(interaction, ephemeral=_private(interaction), thinking=True)
         runtime = self.bot.runtime
         if topic is not None and topic not in runtime.bank.topics:
             topic = None
@@ -100,7 +100,7 @@ class AccountCog(commands.Cog, name="Account"):
 
     @app_commands.command(name="progress", description="A chart of your scores over time, per topic.")
     async def progress(self, interaction: discord.Interaction) -> None:
-        await interaction.response.defer(ephemeral=_private(interaction), thinking=True)
+        await defer(interaction, ephemeral=_private(interaction), thinking=True)
         runtime = self.bot.runtime
         attempts = await runtime.attempts.history(interaction.user.id, limit=PROGRESS_WINDOW)
         stats = await runtime.progress.topic_stats(interaction.user.id)
@@ -126,7 +126,7 @@ class AccountCog(commands.Cog, name="Account"):
 
     @app_commands.command(name="topics", description="The topics you can practise.")
     async def topics(self, interaction: discord.Interaction) -> None:
-        await interaction.response.defer(ephemeral=True)
+        await defer(interaction, ephemeral=True)
         bank = self.bot.runtime.bank
         stats = bank.stats()
         fields = [
@@ -153,7 +153,7 @@ class AccountCog(commands.Cog, name="Account"):
 
     @privacy.command(name="export", description="Download everything stored about you, as a JSON file.")
     async def privacy_export(self, interaction: discord.Interaction) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await defer(interaction, ephemeral=True, thinking=True)
         data = await self.bot.runtime.privacy.export_user(interaction.user.id)
         payload = json.dumps(data, indent=2, ensure_ascii=False, default=str).encode()
         file = discord.File(io.BytesIO(payload), filename=f"mockinterview-{interaction.user.id}.json")

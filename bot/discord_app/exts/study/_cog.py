@@ -39,7 +39,7 @@ from bot.discord_app.embeds import paginate
 from bot.discord_app.exts.study import _render
 from bot.discord_app.exts.study._engine import StudyEngine, StudyStores
 from bot.discord_app.exts.study._views import MODAL_ID, StudyAnswerModal
-from bot.discord_app.replies import NO_MENTIONS, send_reply
+from bot.discord_app.replies import NO_MENTIONS, defer, send_reply
 from bot.discord_app.tasks import spawn
 from bot.discord_app.tree import report_error
 from bot.discord_app.ui import orphan_modal_submit
@@ -129,7 +129,7 @@ class StudyCog(commands.Cog, name="Study"):
         seconds: app_commands.Range[int, MIN_SECONDS, MAX_SECONDS] = 120,
     ) -> None:
         guild_id = _guild(interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await defer(interaction, ephemeral=True, thinking=True)
         round_ = await self.engine.start_round(
             guild_id=guild_id,
             channel_id=interaction.channel_id or 0,
@@ -148,7 +148,7 @@ class StudyCog(commands.Cog, name="Study"):
 
     @study.command(name="end", description="End this channel's study round (host or Manage Server).")
     async def study_end(self, interaction: discord.Interaction) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await defer(interaction, ephemeral=True, thinking=True)
         round_ = await self.stores.rounds.live_in_channel(interaction.channel_id or 0)
         if round_ is None or round_.id is None:
             raise UserFacingError("There's no study round running in this channel.")
@@ -164,7 +164,7 @@ class StudyCog(commands.Cog, name="Study"):
         settings = await self.engine.guild_settings(guild_id)
         if not settings.public_feedback:
             raise UserFacingError("This server keeps feedback private; a moderator can change that in /settings.")
-        await interaction.response.defer(thinking=True)
+        await defer(interaction, thinking=True)
         history = await self.bot.runtime.attempts.history(interaction.user.id, limit=50)
         latest = next((a for a in history if a.guild_id == guild_id and a.grade is not None), None)
         if latest is None or latest.grade is None:
@@ -193,14 +193,14 @@ class StudyCog(commands.Cog, name="Study"):
             question = self.questions.get(post.question_id)
             await interaction.response.send_modal(StudyAnswerModal("daily", ref, 0, question.question))
             return
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await defer(interaction, ephemeral=True, thinking=True)
         reply = await self.engine.control(
             ref, action, interaction.user.id, manage_guild=interaction.permissions.manage_guild
         )
         await interaction.followup.send(reply, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     async def submit(self, interaction: discord.Interaction, kind: str, ref: int, position: int, text: str) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await defer(interaction, ephemeral=True, thinking=True)
         guild_id = _guild(interaction)
         if not text.strip():
             raise UserFacingError("Your answer is empty.")
@@ -262,7 +262,7 @@ class StudyCog(commands.Cog, name="Study"):
         self, interaction: discord.Interaction, period: Literal["week", "month", "all"] = "week"
     ) -> None:
         guild_id = _guild(interaction)
-        await interaction.response.defer(thinking=True)
+        await defer(interaction, thinking=True)
         settings = await self.engine.guild_settings(guild_id)
         entries = await self.bot.runtime.progress.leaderboard(
             guild_id, LeaderboardPeriod(period), limit=20, timezone=settings.timezone
@@ -393,7 +393,7 @@ class StudyCog(commands.Cog, name="Study"):
     async def bank_import(self, interaction: discord.Interaction, file: discord.Attachment) -> None:
         require_manage_guild(interaction)
         guild_id = _guild(interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await defer(interaction, ephemeral=True, thinking=True)
         data = b"x" * (MAX_FILE_BYTES + 1) if file.size > MAX_FILE_BYTES else await file.read()
         report = validate_import(
             data,
@@ -426,7 +426,7 @@ class StudyCog(commands.Cog, name="Study"):
     async def bank_export(self, interaction: discord.Interaction) -> None:
         require_manage_guild(interaction)
         guild_id = _guild(interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await defer(interaction, ephemeral=True, thinking=True)
         by_topic: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
         for stored in await self.stores.custom.list(guild_id):
             by_topic[public_name(stored.topic)].append(dict(stored.body))
@@ -449,7 +449,7 @@ class StudyCog(commands.Cog, name="Study"):
     async def bank_remove(self, interaction: discord.Interaction, target: str) -> None:
         require_manage_guild(interaction)
         guild_id = _guild(interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await defer(interaction, ephemeral=True, thinking=True)
         key = namespaced(guild_id, target.strip())
         removed = await self.stores.custom.remove(guild_id, topic=key)
         if not removed:
