@@ -2,6 +2,10 @@
 
 Pure asyncio over the `GradingQueue` and `Grader` ports: no database, Discord or OpenAI imports here, so
 the same loops run in the bot process, in separate worker processes, and in tests with fakes.
+
+Both loops record their outcomes through a `_GroupCommit`: grades (and deliveries) that finish together are
+stored in one transaction, which on SQLite (one writer at a time) is the difference between a write
+transaction per answer and one per burst.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
 
 from bot.core.errors import GraderUnavailableError
 from bot.core.models import Attempt, ClaimedJob, PendingDelivery, Rubric
@@ -23,6 +28,9 @@ log = logging.getLogger(__name__)
 
 RubricFor = Callable[[Attempt], Rubric | Awaitable[Rubric]]
 Deliver = Callable[[PendingDelivery], Awaitable[None]]
+
+Item = TypeVar("Item")
+Outcome = TypeVar("Outcome")
 
 
 def default_worker_id(role: str = "worker") -> str:
@@ -55,13 +63,59 @@ class _Loop:
         self._wake.clear()
 
 
+class _GroupCommit(Generic[Item, Outcome]):
+    """Stores items in batches through `store_many` (one transaction per call), one outcome per item.
+
+    The first item starts a flush at once: no timer, so a lone item waits for nothing. Items that arrive while
+    a flush runs wait for it and then go together, at most `max_batch` to a flush. When a flush raises, every
+    item in it gets that error, as if each had been stored alone.
+    """
+
+    def __init__(self, store_many: Callable[[Sequence[Item]], Awaitable[list[Outcome]]], max_batch: int) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        self.store_many = store_many
+        self.max_batch = max_batch
+        self._waiting: list[tuple[Item, asyncio.Future[Outcome]]] = []
+        self._flushing: list[tuple[Item, asyncio.Future[Outcome]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def store(self, item: Item) -> Outcome:
+        outcome: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, outcome))
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush_all(), name="group-commit")
+        return await outcome
+
+    async def _flush_all(self) -> None:
+        try:
+            while self._waiting:
+                self._flushing, self._waiting = self._waiting[: self.max_batch], self._waiting[self.max_batch :]
+                try:
+                    outcomes = await self.store_many([item for item, _ in self._flushing])
+                except Exception as error:
+                    for _, future in self._flushing:
+                        if not future.done():
+                            future.set_exception(error)
+                    continue
+                for (_, future), outcome in zip(self._flushing, outcomes, strict=True):
+                    if not future.done():  # its waiter was cancelled: stored all the same
+                        future.set_result(outcome)
+        finally:  # only left early when cancelled (shutdown): nothing will store what is left
+            for _, future in self._flushing + self._waiting:
+                future.cancel()
+            self._flushing, self._waiting = [], []
+            self._flusher = None
+
+
 class GradingWorker(_Loop):
     """Grades queued answers with bounded concurrency; survives crashes of itself and its peers.
 
     Each loop: reclaim expired leases (at start and every `reclaim_interval`), lease as many jobs as there
     are free slots, grade each in its own task, and complete or fail it. `lease_seconds` must exceed the
     grader's worst case (timeout x (retries + 1)); a job whose lease expires is graded again elsewhere,
-    and this worker's late result is discarded by the queue.
+    and this worker's late result is discarded by the queue. Grades that finish together are stored together
+    (`complete_many`, at most `concurrency` to a transaction).
     """
 
     def __init__(
@@ -91,6 +145,7 @@ class GradingWorker(_Loop):
         self.failed = 0
         self._in_flight: set[asyncio.Task[None]] = set()
         self._last_reclaim = float("-inf")
+        self._completions = _GroupCommit(queue.complete_many, concurrency)
 
     async def run(self, *, until_idle: bool = False) -> None:
         """Work until `stop()` (or, with `until_idle`, until the queue has nothing for this worker)."""
@@ -160,7 +215,7 @@ class GradingWorker(_Loop):
                 log.exception("grader crashed on attempt %d", attempt.id)
                 await self._fail(job, f"grader error: {type(error).__name__}", retryable=True)
                 return
-            if await self.queue.complete(job, grade) is None:
+            if await self._completions.store((job, grade)) is None:
                 log.warning("lease on attempt %d expired before its grade was stored; discarded", attempt.id)
             else:
                 self.graded += 1
@@ -179,7 +234,7 @@ class Notifier(_Loop):
 
     `deliver(item)` sends the grade (or the news that grading failed: check `item.attempt.status`) to
     `item.delivery`. If it raises, the delivery is retried after a backoff and dropped after the queue's
-    `max_delivery_tries`.
+    `max_delivery_tries`. Deliveries that finish together are marked together (`mark_delivered_many`).
     """
 
     def __init__(
@@ -200,6 +255,7 @@ class Notifier(_Loop):
         self.batch_size = batch_size
         self.lease_seconds = lease_seconds
         self._slots = asyncio.Semaphore(concurrency)
+        self._marks = _GroupCommit(queue.mark_delivered_many, max(batch_size, 1))
         self.delivered = 0
 
     async def run_once(self) -> int:
@@ -222,7 +278,7 @@ class Notifier(_Loop):
                 await self._nap(self.poll_interval)
 
     async def _send(self, item: PendingDelivery) -> None:
-        async with self._slots:
+        async with self._slots:  # bounds the sends; marking them delivered is bookkeeping and waits outside
             try:
                 await self.deliver(item)
             except Exception as error:
@@ -232,10 +288,10 @@ class Notifier(_Loop):
                 except Exception:
                     log.exception("releasing delivery of attempt %d failed", item.attempt.id)
                 return
-            try:
-                if await self.queue.mark_delivered(item):
-                    self.delivered += 1
-                else:
-                    log.warning("delivery lease of attempt %d expired while sending", item.attempt.id)
-            except Exception:
-                log.exception("marking attempt %d delivered failed", item.attempt.id)
+        try:
+            if await self._marks.store(item):
+                self.delivered += 1
+            else:
+                log.warning("delivery lease of attempt %d expired while sending", item.attempt.id)
+        except Exception:
+            log.exception("marking attempt %d delivered failed", item.attempt.id)

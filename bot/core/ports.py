@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -80,6 +81,10 @@ class GradingQueue(Protocol):
 
     async def complete(self, job: ClaimedJob, grade: GradeResult) -> Attempt | None: ...
 
+    async def complete_many(self, results: Sequence[tuple[ClaimedJob, GradeResult]]) -> list[Attempt | None]:
+        """`complete` for a batch in one transaction (a group commit); a lost lease is None in its place."""
+        ...
+
     async def fail(self, job: ClaimedJob, error: str, *, retryable: bool = True) -> str:
         """Returns "retry" (back in the queue after a backoff), "failed" (gave up) or "lost"."""
         ...
@@ -91,5 +96,9 @@ class GradingQueue(Protocol):
     ) -> list[PendingDelivery]: ...
 
     async def mark_delivered(self, item: PendingDelivery) -> bool: ...
+
+    async def mark_delivered_many(self, items: Sequence[PendingDelivery]) -> list[bool]:
+        """`mark_delivered` for a batch in one transaction; a lost lease is False in its place."""
+        ...
 
     async def release_delivery(self, item: PendingDelivery, error: str) -> str: ...

@@ -8,6 +8,7 @@ import contextlib
 import gc
 import logging
 import threading
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -98,6 +99,11 @@ class _WakingQueue:
         self._wake()
         return result
 
+    async def complete_many(self, results: Sequence[tuple[ClaimedJob, GradeResult]]) -> list[Attempt | None]:
+        graded = await self.queue.complete_many(results)
+        self._wake()
+        return graded
+
     async def fail(self, job: ClaimedJob, error: str, *, retryable: bool = True) -> str:
         outcome = await self.queue.fail(job, error, retryable=retryable)
         self._wake()
@@ -111,6 +117,9 @@ class _WakingQueue:
 
     async def mark_delivered(self, item: PendingDelivery) -> bool:
         return await self.queue.mark_delivered(item)
+
+    async def mark_delivered_many(self, items: Sequence[PendingDelivery]) -> list[bool]:
+        return await self.queue.mark_delivered_many(items)
 
     async def release_delivery(self, item: PendingDelivery, error: str) -> str:
         return await self.queue.release_delivery(item, error)

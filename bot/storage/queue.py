@@ -10,10 +10,13 @@ stalled past its lease (its job since reclaimed and leased again) can't store a 
   has one writer at a time, so the read-then-lease is atomic.
 
 Completing a job stores the grade, marks the job done and, when the answer came with a delivery target,
-marks the feedback `pending` delivery, all in one transaction. Notifiers lease pending deliveries the same
-way (`claim_deliveries`), send, and `mark_delivered`. A notifier that dies after sending but before marking
-would let its delivery be sent again after the lease expires: delivery is at-least-once at that single
-point and exactly-once otherwise; adapters can make the send idempotent with the attempt id.
+marks the feedback `pending` delivery, all in one transaction. `complete_many` does that for a batch of grades
+in one transaction of three statements: a group commit, so a write transaction (BEGIN IMMEDIATE, SQLite's one
+writer) is paid per batch, not per answer. Notifiers lease pending deliveries the same way
+(`claim_deliveries`), send, and `mark_delivered` (`mark_delivered_many`: one UPDATE per batch). A notifier that
+dies after sending but before marking would let its delivery be sent again after the lease expires: delivery is
+at-least-once at that single point and exactly-once otherwise; adapters can make the send idempotent with the
+attempt id.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Row, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.core.models import Attempt, AttemptStatus, ClaimedJob, GradeResult, PendingDelivery
@@ -35,6 +38,11 @@ FailOutcome = Literal["retry", "failed", "lost"]
 
 DEFAULT_MAX_TRIES = 5
 DEFAULT_MAX_DELIVERY_TRIES = 8
+
+
+def _delivery_status(delivery: object) -> str:
+    """An answer with a delivery target has its feedback (grade or failure) queued for the notifier."""
+    return "pending" if delivery else "none"
 
 
 class SqlGradingQueue:
@@ -128,24 +136,50 @@ class SqlGradingQueue:
         Returns the graded attempt, or None when this lease was lost (expired and reclaimed): the grade is
         then discarded, because another lease owns the job now.
         """
+        [graded] = await self.complete_many([(job, grade)])
+        return graded
+
+    async def complete_many(self, results: Sequence[tuple[ClaimedJob, GradeResult]]) -> list[Attempt | None]:
+        """`complete` for a batch of grades in one transaction (a group commit): one graded attempt or None each.
+
+        The statements are per batch, not per grade: one UPDATE finishes every job whose lease is still held
+        (returning each one's delivery target), one executemany stores the grades and one SELECT reads back the
+        attempts. A lost lease discards only its own grade.
+        """
+        if not results:
+            return []
         now = self.clock.now()
+        target = select(attempts.c.delivery).where(attempts.c.id == grading_jobs.c.attempt_id).scalar_subquery()
         async with write_transaction(self.engine) as connection:
             finished = await connection.execute(
                 update(grading_jobs)
-                .where(self._holds(job))
+                .where(or_(*(self._holds(job) for job, _ in results)))
                 .values(status="done", lease_owner=None, lease_expires_at=None, last_error=None, updated_at=now)
-                .returning(grading_jobs.c.attempt_id)
+                .returning(grading_jobs.c.id, target)
             )
-            if finished.first() is None:
-                return None
-            values = grade_values(grade, now)
-            values["delivery_status"] = await self._delivery_status_after(connection, job.attempt.id)
-            row = (
-                await connection.execute(
-                    update(attempts).where(attempts.c.id == job.attempt.id).values(values).returning(attempts)
-                )
-            ).one()
-        return attempt_from_row(row)
+            delivery_status = {job_id: _delivery_status(delivery) for job_id, delivery in finished}
+            # In attempt-id order, so concurrent batches lock their rows in the same order.
+            held = sorted(
+                ((job, grade) for job, grade in results if job.job_id in delivery_status),
+                key=lambda pair: pair[0].attempt.id,
+            )
+            if not held:
+                return [None] * len(results)
+            await connection.execute(
+                update(attempts).where(attempts.c.id == bindparam("graded_attempt_id")),
+                [
+                    {
+                        "graded_attempt_id": job.attempt.id,
+                        **grade_values(grade, now),
+                        "delivery_status": delivery_status[job.job_id],
+                    }
+                    for job, grade in held
+                ],
+            )
+            attempt_ids = [job.attempt.id for job, _ in held]
+            rows = (await connection.execute(select(attempts).where(attempts.c.id.in_(attempt_ids)))).all()
+        graded = {row.id: attempt_from_row(row) for row in rows}
+        return [graded[job.attempt.id] if job.job_id in delivery_status else None for job, _ in results]
 
     async def fail(self, job: ClaimedJob, error: str, *, retryable: bool = True) -> FailOutcome:
         """Put the job back with a backoff, or give up after `max_tries` (or at once when not retryable).
@@ -264,8 +298,7 @@ class SqlGradingQueue:
         return {str(status): int(count) for status, count in rows}
 
     async def _delivery_status_after(self, connection: AsyncConnection, attempt_id: int) -> str:
-        delivery = await connection.scalar(select(attempts.c.delivery).where(attempts.c.id == attempt_id))
-        return "pending" if delivery else "none"
+        return _delivery_status(await connection.scalar(select(attempts.c.delivery).where(attempts.c.id == attempt_id)))
 
     async def _fail_attempts(self, connection: AsyncConnection, attempt_ids: Sequence[int], error: str) -> None:
         for attempt_id in attempt_ids:
@@ -334,11 +367,18 @@ class SqlGradingQueue:
 
     async def mark_delivered(self, item: PendingDelivery) -> bool:
         """Record a successful delivery; False when this lease was lost (someone else owns it now)."""
+        [marked] = await self.mark_delivered_many([item])
+        return marked
+
+    async def mark_delivered_many(self, items: Sequence[PendingDelivery]) -> list[bool]:
+        """`mark_delivered` for a batch in one transaction and one UPDATE: True or False (lease lost) each."""
+        if not items:
+            return []
         now = self.clock.now()
         async with write_transaction(self.engine) as connection:
             result = await connection.execute(
                 update(attempts)
-                .where(self._holds_delivery(item))
+                .where(or_(*(self._holds_delivery(item) for item in items)))
                 .values(
                     delivery_status="delivered",
                     delivered_at=now,
@@ -347,7 +387,8 @@ class SqlGradingQueue:
                 )
                 .returning(attempts.c.id)
             )
-            return result.first() is not None
+            marked = set(result.scalars())
+        return [item.attempt.id in marked for item in items]
 
     async def release_delivery(self, item: PendingDelivery, error: str) -> FailOutcome:
         """A delivery failed: retry after a backoff (the lease expiry doubles as "not before"), or give up."""

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.core.models import AttemptStatus, GradeResult, PendingDelivery
+from bot.core.models import Attempt, AttemptStatus, ClaimedJob, GradeResult, PendingDelivery, Rubric
 from bot.pipeline import GradingWorker, Notifier
 from bot.storage.attempts import SqlAttemptRepository
 from bot.storage.engine import create_engine
@@ -27,6 +30,54 @@ async def _job_row(engine: AsyncEngine, attempt_id: int) -> object:
 async def _attempt_row(engine: AsyncEngine, attempt_id: int) -> object:
     async with engine.connect() as connection:
         return (await connection.execute(select(attempts).where(attempts.c.id == attempt_id))).one()
+
+
+class RecordingQueue(SqlGradingQueue):
+    """The real queue, recording the attempt ids of every completion and delivery transaction.
+
+    `complete` and `mark_delivered` go through the batch forms, so every transaction is recorded. Clear `open`
+    to hold completions (a slow flush; `completing` is set once one has started); `before_complete` runs inside
+    each one before it stores anything.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.completions: list[list[int]] = []
+        self.deliveries: list[list[int]] = []
+        self.open = asyncio.Event()
+        self.open.set()
+        self.completing = asyncio.Event()
+        self.before_complete: Callable[[Sequence[tuple[ClaimedJob, GradeResult]]], Awaitable[None]] | None = None
+
+    async def complete_many(self, results: Sequence[tuple[ClaimedJob, GradeResult]]) -> list[Attempt | None]:
+        self.completions.append([job.attempt.id for job, _ in results])
+        self.completing.set()
+        await self.open.wait()
+        if self.before_complete is not None:
+            await self.before_complete(results)
+        return await super().complete_many(results)
+
+    async def mark_delivered_many(self, items: Sequence[PendingDelivery]) -> list[bool]:
+        self.deliveries.append([item.attempt.id for item in items])
+        return await super().mark_delivered_many(items)
+
+
+class BarrierGrader:
+    """Grades `parties` answers at once: each waits until all have started, so they all finish together."""
+
+    name = "barrier"
+
+    def __init__(self, parties: int) -> None:
+        self.parties = parties
+        self.started = 0
+        self.all_started = asyncio.Event()
+
+    async def grade(self, rubric: Rubric, answer: str) -> GradeResult:
+        self.started += 1
+        if self.started == self.parties:
+            self.all_started.set()
+        await self.all_started.wait()
+        return GradeResult(score=fake_score(answer), grader="fake")
 
 
 async def test_claim_leases_oldest_jobs_and_never_the_same_job_twice(engine: AsyncEngine) -> None:
@@ -68,6 +119,54 @@ async def test_a_lost_lease_cannot_complete_or_fail(engine: AsyncEngine) -> None
     assert (await repo.get_attempt(attempt.id)).status is AttemptStatus.PENDING
     assert await queue.complete(fresh, GRADE) is not None
     assert (await _job_row(engine, attempt.id)).tries == 2  # type: ignore[attr-defined]
+
+
+async def test_complete_many_stores_held_grades_in_one_go_and_discards_lost_ones(engine: AsyncEngine) -> None:
+    clock = FixedClock()
+    repo, queue = SqlAttemptRepository(engine, clock), SqlGradingQueue(engine, clock)
+    with_target, lost, without_target = await repo.submit_answers(
+        [submission(1, 1, delivery={"channel_id": 9}), submission(1, 2, delivery={"dm": 1}), submission(1, 3)]
+    )
+    jobs = await queue.claim_jobs("w", 10, 60)
+    [stale] = [job for job in jobs if job.attempt.id == lost.id]
+    async with engine.begin() as connection:  # another worker took that job over after its lease expired
+        await connection.execute(
+            update(grading_jobs).where(grading_jobs.c.id == stale.job_id).values(lease_owner="other", tries=2)
+        )
+    grades = [GradeResult(score=float(n), grader="fake") for n in range(3)]
+    batch = list(zip(jobs, grades, strict=True))[::-1]  # outcomes come back in the batch's order
+    graded = await queue.complete_many(batch)
+    assert [attempt.id if attempt else None for attempt in graded] == [without_target.id, None, with_target.id]
+    assert [attempt.grade for attempt in graded if attempt] == [grades[2], grades[0]]
+    assert all(attempt.status is AttemptStatus.GRADED for attempt in graded if attempt)
+    rows = {a.id: await _attempt_row(engine, a.id) for a in (with_target, lost, without_target)}
+    assert [(r.status, r.delivery_status) for r in rows.values()] == [  # type: ignore[attr-defined]
+        ("graded", "pending"),
+        ("pending", "none"),  # the lost grade is discarded: nothing queued for delivery either
+        ("graded", "none"),
+    ]
+    assert (await _job_row(engine, lost.id)).status == "leased"  # type: ignore[attr-defined]
+    assert (await _job_row(engine, with_target.id)).status == "done"  # type: ignore[attr-defined]
+    assert await queue.complete_many([]) == []
+    assert await queue.complete_many(batch) == [None, None, None]  # done already
+
+
+async def test_mark_delivered_many_marks_held_deliveries_and_refuses_lost_ones(engine: AsyncEngine) -> None:
+    clock = FixedClock()
+    repo, queue = SqlAttemptRepository(engine, clock), SqlGradingQueue(engine, clock)
+    await repo.submit_answers([submission(1, n, delivery={"channel_id": n}) for n in range(3)])
+    await queue.complete_many([(job, GRADE) for job in await queue.claim_jobs("w", 10, 60)])
+    taken, second, third = await queue.claim_deliveries("n1", 10, lease_seconds=5)
+    clock.advance(seconds=6)
+    [fresh] = await queue.claim_deliveries("n2", 1)  # takes over the oldest expired lease
+    assert fresh.attempt.id == taken.attempt.id
+    assert await queue.mark_delivered_many([]) == []
+    assert await queue.mark_delivered_many([taken, second, third]) == [False, True, True]
+    assert (await _attempt_row(engine, taken.attempt.id)).delivery_status == "pending"  # type: ignore[attr-defined]
+    row = await _attempt_row(engine, third.attempt.id)
+    assert (row.delivery_status, row.delivered_at) == ("delivered", clock.now())  # type: ignore[attr-defined]
+    assert await queue.mark_delivered_many([fresh, third]) == [True, False]  # third was delivered already
+    assert await queue.claim_deliveries("n3", 10) == []
 
 
 async def test_reclaim_leaves_live_leases_alone(engine: AsyncEngine) -> None:
@@ -245,3 +344,148 @@ async def test_worker_retries_an_outage_and_fails_a_question_without_rubric(engi
     clock.advance(seconds=1)
     await worker.run(until_idle=True)
     assert (await repo.get_attempt(ok.id)).status is AttemptStatus.GRADED
+
+
+async def test_a_batch_costs_one_transaction_and_the_same_statements_whatever_its_size(engine: AsyncEngine) -> None:
+    repo, queue = SqlAttemptRepository(engine), SqlGradingQueue(engine)
+    await repo.submit_answers([submission(1, n, delivery={"dm": n}) for n in range(10)])
+    jobs = await queue.claim_jobs("w", 10, 60)
+    transactions, statements = [], []
+    event.listen(engine.sync_engine, "begin", transactions.append)
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    costs = []
+    for batch in (jobs[:2], jobs[2:]):
+        transactions.clear(), statements.clear()
+        assert all(await queue.complete_many([(job, GRADE) for job in batch]))
+        costs.append((len(transactions), len(statements)))
+    for batch in (await queue.claim_deliveries("n", 2), await queue.claim_deliveries("n", 8)):
+        transactions.clear(), statements.clear()
+        assert all(await queue.mark_delivered_many(batch))
+        costs.append((len(transactions), len(statements)))
+    assert costs[0] == costs[1] and costs[2] == costs[3]
+    assert costs[0][0] == costs[2][0] == 1
+
+
+async def test_grades_that_finish_together_are_stored_in_one_transaction(engine: AsyncEngine) -> None:
+    repo, queue = SqlAttemptRepository(engine), RecordingQueue(engine)
+    stored = await repo.submit_answers([submission(n % 3, n, delivery={"channel_id": n}) for n in range(8)])
+    worker = GradingWorker(queue, BarrierGrader(8), rubric_for, worker_id="w", concurrency=8, poll_interval=0.05)
+    await asyncio.wait_for(worker.run(until_idle=True), 30)
+    assert [sorted(ids) for ids in queue.completions] == [sorted(a.id for a in stored)]
+    assert worker.graded == 8
+    for attempt in stored:
+        row = await _attempt_row(engine, attempt.id)
+        assert (row.status, row.score, row.delivery_status) == ("graded", fake_score(attempt.answer), "pending")  # type: ignore[attr-defined]
+
+
+async def test_grades_finishing_during_a_flush_join_the_next_and_a_lone_grade_waits_for_no_one(
+    engine: AsyncEngine,
+) -> None:
+    repo, queue = SqlAttemptRepository(engine), RecordingQueue(engine)
+    first, *rest = await repo.submit_answers([submission(1, n) for n in range(4)])
+    finish = {attempt.answer: asyncio.Event() for attempt in (first, *rest)}
+
+    class OnCue:
+        name = "on-cue"
+
+        async def grade(self, rubric: Rubric, answer: str) -> GradeResult:
+            await finish[answer].wait()
+            return GradeResult(score=fake_score(answer), grader="fake")
+
+    worker = GradingWorker(queue, OnCue(), rubric_for, worker_id="w", concurrency=4, poll_interval=60)
+    running = asyncio.create_task(worker.run(until_idle=True))
+    queue.open.clear()  # the first flush is slow
+    finish[first.answer].set()
+    await asyncio.wait_for(queue.completing.wait(), 10)
+    assert queue.completions == [[first.id]]  # flushed at once and alone, while the others still grade
+    for attempt in rest:
+        finish[attempt.answer].set()
+    await asyncio.sleep(0.05)
+    assert queue.completions == [[first.id]]  # the others wait for the running flush...
+    queue.open.set()
+    await asyncio.wait_for(running, 10)
+    assert [sorted(ids) for ids in queue.completions] == [[first.id], sorted(a.id for a in rest)]  # ...then go together
+    assert worker.graded == 4
+    assert await queue.counts() == {"done": 4}
+
+
+async def test_a_lost_lease_in_a_batch_discards_only_its_own_grade(
+    engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    repo, queue = SqlAttemptRepository(engine), RecordingQueue(engine)
+    stored = await repo.submit_answers([submission(1, n) for n in range(4)])
+    taken = stored[2]
+
+    async def take_over(results: Sequence[tuple[ClaimedJob, GradeResult]]) -> None:
+        async with engine.begin() as connection:  # its lease expired and another worker leased it meanwhile
+            await connection.execute(
+                update(grading_jobs).where(grading_jobs.c.attempt_id == taken.id).values(lease_owner="other", tries=2)
+            )
+
+    queue.before_complete = take_over
+    worker = GradingWorker(queue, BarrierGrader(4), rubric_for, worker_id="w", concurrency=4, poll_interval=0.05)
+    with caplog.at_level(logging.WARNING, logger="bot.pipeline"):
+        await asyncio.wait_for(worker.run(until_idle=True), 30)
+    assert len(queue.completions) == 1 and worker.graded == 3
+    discarded = [r.getMessage() for r in caplog.records if "expired before its grade was stored" in r.getMessage()]
+    assert discarded == [f"lease on attempt {taken.id} expired before its grade was stored; discarded"]
+    assert (await repo.get_attempt(taken.id)).status is AttemptStatus.PENDING
+    assert await queue.counts() == {"done": 3, "leased": 1}
+
+
+async def test_a_failed_flush_leaves_its_grades_to_lease_expiry_and_they_are_graded_again(
+    engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FixedClock()
+    repo, queue = SqlAttemptRepository(engine, clock), RecordingQueue(engine, clock)
+    stored = await repo.submit_answers([submission(1, n, delivery={"dm": n}) for n in range(4)])
+
+    async def database_down(results: Sequence[tuple[ClaimedJob, GradeResult]]) -> None:
+        raise ConnectionError("database went away")
+
+    queue.before_complete = database_down
+    worker = GradingWorker(queue, BarrierGrader(4), rubric_for, worker_id="w", concurrency=4, lease_seconds=30)
+    with caplog.at_level(logging.ERROR, logger="bot.pipeline"):
+        await asyncio.wait_for(worker.run(until_idle=True), 30)
+    assert len(queue.completions) == 1 and worker.graded == 0
+    failed = sorted(r.getMessage() for r in caplog.records if r.getMessage().startswith("storing the outcome"))
+    assert failed == sorted(f"storing the outcome of attempt {a.id} failed" for a in stored)
+    assert await queue.counts() == {"leased": 4}
+
+    queue.before_complete = None
+    clock.advance(seconds=31)
+    retry = GradingWorker(queue, BarrierGrader(4), rubric_for, worker_id="w2", concurrency=4, lease_seconds=30)
+    await asyncio.wait_for(retry.run(until_idle=True), 30)
+    assert retry.graded == 4 and await queue.counts() == {"done": 4}
+
+
+async def test_worker_and_notifier_store_and_deliver_every_grade_once_in_fewer_transactions(
+    engine: AsyncEngine,
+) -> None:
+    repo, queue = SqlAttemptRepository(engine), RecordingQueue(engine)
+    stored = await repo.submit_answers([submission(n % 4, n, delivery={"channel_id": n}) for n in range(40)])
+    worker = GradingWorker(queue, FakeGrader(delay=0.01), rubric_for, worker_id="w", concurrency=8, poll_interval=0.05)
+    await asyncio.wait_for(worker.run(until_idle=True), 30)
+    sent: list[int] = []
+    all_sending = asyncio.Event()
+
+    async def deliver(item: PendingDelivery) -> None:
+        sent.append(item.attempt.id)
+        if len(sent) % 8 == 0:
+            all_sending.set()
+        await all_sending.wait()  # each claimed batch of 8 finishes sending together
+        if len(sent) % 8 == 0:
+            all_sending.clear()
+
+    notifier = Notifier(queue, deliver, worker_id="n", batch_size=8, concurrency=8)
+    await asyncio.wait_for(notifier.run(until_idle=True), 30)
+    everyone = sorted(a.id for a in stored)
+    completed = sorted(i for ids in queue.completions for i in ids)
+    delivered = sorted(i for ids in queue.deliveries for i in ids)
+    assert completed == everyone and delivered == everyone and sorted(sent) == everyone  # each exactly once
+    assert len(queue.completions) < 40 and len(queue.deliveries) == 5  # one transaction per batch of 8 sends
+    assert worker.graded == 40 and notifier.delivered == 40
+    assert await queue.claim_deliveries("n2", 100) == []
+    for attempt in stored[::7]:
+        row = await _attempt_row(engine, attempt.id)
+        assert (row.score, row.delivery_status) == (fake_score(attempt.answer), "delivered")  # type: ignore[attr-defined]
