@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from openai import AsyncOpenAI
+import httpx2
+from openai import AsyncOpenAI, DefaultAsyncHttpxClient
 
 from bot.core.errors import UserFacingError
 from bot.core.ports import Grader
@@ -23,7 +24,20 @@ def build_client(settings: Settings) -> AsyncOpenAI:
         base_url=settings.openai_base_url,
         timeout=settings.llm_timeout_s,
         max_retries=settings.llm_max_retries,
+        http_client=DefaultAsyncHttpxClient(timeout=settings.llm_timeout_s, limits=connection_limits(settings)),
     )
+
+
+def connection_limits(settings: Settings) -> httpx2.Limits:
+    """As many connections as the grader sends requests at once (`OpenAIGrader` holds a semaphore of
+    `llm_concurrency` around each request and its retries), all kept alive for reuse.
+
+    The SDK's default pool (1,000 connections, 100 kept alive) is sized for any caller. The pool scans its
+    connections on every request and on every release, and probes each idle one's socket (a poll syscall), so it
+    must never hold connections the grader can't use; closing idle ones below the concurrency would instead cost a
+    TCP (and TLS) handshake each time a burst comes back.
+    """
+    return httpx2.Limits(max_connections=settings.llm_concurrency, max_keepalive_connections=settings.llm_concurrency)
 
 
 def build_llm_grader(settings: Settings, fallback: Grader) -> Grader:

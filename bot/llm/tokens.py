@@ -12,7 +12,7 @@ import functools
 import gzip
 import hashlib
 import types
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -94,6 +94,54 @@ def count_message_tokens(messages: Iterable[Mapping[str, str]], encoding: tiktok
     for message in messages:
         total += TOKENS_PER_MESSAGE + sum(count_tokens(value, encoding) for value in message.values())
     return total
+
+
+def splits_cleanly(head: str, tail: str) -> bool:
+    """Whether the tokens of `head + tail` are always those of `head` followed by those of `tail`.
+
+    True when `head` ends with a line break and `tail` starts with neither whitespace nor "/": in the
+    o200k/cl100k pre-tokenizer patterns the piece holding that line break (punctuation + line breaks, or
+    whitespace) can only grow over whitespace or "/", and no pattern looks behind, so the split is a piece
+    boundary whatever comes before or after it.
+    """
+    return not head or not tail or (head.endswith("\n") and not tail[0].isspace() and tail[0] != "/")
+
+
+class PromptTokenCounter:
+    """`count_message_tokens` with the text that recurs across requests counted once.
+
+    A grading request repeats the system prompt for every answer, and a question's rubric section for every answer
+    to that question; their counts are kept (a bounded LRU keyed by the text itself, so an edited question can't
+    reuse a stale count) and only the rest (the answer, its nonce, a re-ask) is encoded per request. The totals are
+    exactly `count_message_tokens`'s.
+    """
+
+    def __init__(self, encoding: tiktoken.Encoding, *, remembered_texts: int = 1024) -> None:
+        self.encoding = encoding
+        self.repeated = functools.lru_cache(maxsize=remembered_texts)(self.fresh)
+
+    def fresh(self, text: str) -> int:
+        return count_tokens(text, self.encoding)
+
+    def messages(self, messages: Iterable[Mapping[str, str]], *, repeated: Sequence[str] = ()) -> int:
+        """Prompt tokens of `messages`; roles, and any value that starts with one of the `repeated` texts at a clean
+        split (`splits_cleanly`), are counted from the cache."""
+        total = TOKENS_PER_REPLY
+        for message in messages:
+            total += TOKENS_PER_MESSAGE
+            for key, value in message.items():
+                total += self.repeated(value) if key == "role" else self._count(value, repeated)
+        return total
+
+    def _count(self, text: str, repeated: Sequence[str]) -> int:
+        for prefix in repeated:
+            if prefix and text.startswith(prefix):
+                rest = text[len(prefix) :]
+                if not rest:
+                    return self.repeated(prefix)
+                if splits_cleanly(prefix, rest):
+                    return self.repeated(prefix) + self.fresh(rest)
+        return self.fresh(text)
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from pathlib import Path
+
 import pytest
+from aiohttp import web
 
 from bot.core.models import Rubric
 from bot.llm.factory import build_client
 from bot.llm.grader import OpenAIGrader
 from bot.settings import Settings
 from tests.fakes.openai_server import FakeOpenAIServer
+
+RECORDED_BODY = Path(__file__).parent / "data" / "grade_request_body.json"
 
 # A hand-written rubric so these tests don't depend on the bank's wording.
 MODE_COLLAPSE = Rubric(
@@ -75,3 +81,28 @@ async def make_grader():
     yield make
     for client in clients:
         await client.close()
+
+
+@dataclass(frozen=True)
+class RawRequest:
+    body: bytes
+    headers: dict[str, str]
+    peer: object  # the client's (host, port): one per connection it opened
+
+
+@dataclass
+class RawRecordingServer(FakeOpenAIServer):
+    """The loopback server, also keeping each request's body as sent (bytes), its headers and its connection."""
+
+    raw: list[RawRequest] = field(default_factory=list)
+
+    async def _chat_completions(self, request: web.Request) -> web.Response:
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        self.raw.append(RawRequest(await request.read(), dict(request.headers), peer))
+        return await super()._chat_completions(request)
+
+
+@pytest.fixture
+async def raw_openai():
+    async with RawRecordingServer() as server:
+        yield server

@@ -9,13 +9,15 @@ import pytest
 
 from bot.core.errors import GraderUnavailableError
 from bot.core.models import Verdict
+from bot.llm import prompts
 from bot.llm.errors import LLMOutputError, LLMUnavailableError
 from bot.llm.factory import build_client
 from bot.llm.grader import ANSWER_CUT_FLAG, OpenAIGrader
 from bot.llm.limits import TokenRateLimiter
+from bot.llm.tokens import count_message_tokens, encoding_for_model
 from bot.settings import DEFAULT_PRICES
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
-from tests.llm.conftest import GOOD_ANSWER, llm_settings
+from tests.llm.conftest import GOOD_ANSWER, RECORDED_BODY, llm_settings
 
 # -- the normal path ----------------------------------------------------------------------------------------------
 
@@ -264,3 +266,78 @@ async def test_token_limit_paces_requests_by_estimated_prompt_tokens(fake_openai
         await client.close()
     assert len(waits) == 1
     assert 20 < waits[0] < 60  # the second request waits for the bucket to refill (1,000 tokens per minute)
+
+
+async def test_token_limit_is_charged_the_full_count_of_every_request_sent(fake_openai, rubric):
+    """The cached counts (system prompt, rubric section) add up to the count of the whole request, re-ask included."""
+    charged: list[int] = []
+
+    class RecordingLimiter(TokenRateLimiter):
+        async def acquire(self, tokens: int) -> float:
+            charged.append(tokens)
+            return await super().acquire(tokens)
+
+    settings = llm_settings(fake_openai)
+    client = build_client(settings)
+    try:
+        grader = OpenAIGrader(client, settings, limiter=RecordingLimiter(settings.llm_tokens_per_minute))
+        fake_openai.enqueue(Reply("malformed"))
+        await grader.grade(rubric, GOOD_ANSWER)
+        await grader.grade(rubric, "/usr/bin answer starting with a slash")  # the second: counted from the cache
+    finally:
+        await client.close()
+    encoding = encoding_for_model(settings.model)
+    assert charged == [count_message_tokens(request.messages, encoding) for request in fake_openai.requests]
+    assert len(charged) == 3
+
+
+# -- what goes over the wire ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fixed_nonce(monkeypatch):
+    monkeypatch.setattr(prompts, "new_nonce", lambda: "0123456789abcdef")
+
+
+async def test_request_body_is_byte_for_byte_the_recorded_one(raw_openai, make_grader, rubric, fixed_nonce):
+    """The body recorded (tests/llm/data) before the grader's CPU work (issue 8): caching and the direct `post` send
+    the same bytes. A deliberate change to the prompt, schema or options re-records it."""
+    await make_grader(raw_openai).grade(rubric, GOOD_ANSWER)
+    (request,) = raw_openai.raw
+    assert request.body == RECORDED_BODY.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"llm_reasoning_effort": "low"}, {"llm_structured_output": "json_object"}],
+    ids=["json-schema", "reasoning-effort", "json-mode"],
+)
+async def test_requests_are_what_create_sends(raw_openai, make_grader, rubric, fixed_nonce, overrides, monkeypatch):
+    """The grader skips `chat.completions.create`'s body transform; the SDK's `create` with the same parameters must
+    send the same bytes and headers (this breaks if an SDK upgrade makes `create` send something else)."""
+    monkeypatch.setenv("OPENAI_ADMIN_KEY", "sk-admin-never-sent")  # `create` sends only the API key; so must we
+    grader = make_grader(raw_openai, **overrides)
+    await grader.grade(rubric, GOOD_ANSWER)
+    client = build_client(llm_settings(raw_openai, **overrides))
+    try:
+        await client.chat.completions.create(**json.loads(raw_openai.raw[0].body))
+    finally:
+        await client.close()
+    ours, sdks = raw_openai.raw
+    assert ours.body == sdks.body
+    assert ours.headers == sdks.headers
+
+
+async def test_the_connection_pool_holds_as_many_connections_as_the_llm_concurrency(raw_openai):
+    """The client itself (not only the grader's semaphore) never opens more connections than `llm_concurrency`, and
+    keeps them alive for the next requests."""
+    raw_openai.enqueue(*[Reply("slow", delay_s=0.1)] * 6)
+    client = build_client(llm_settings(raw_openai, llm_concurrency=2))
+    messages = [{"role": "user", "content": "hello"}]
+    try:
+        for _ in range(2):
+            await asyncio.gather(*(client.chat.completions.create(model="m", messages=messages) for _ in range(6)))
+    finally:
+        await client.close()
+    assert raw_openai.max_in_flight == 2
+    assert len({request.peer for request in raw_openai.raw}) == 2

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import random
 import socket
 
 import pytest
 
+from bot.core.models import Rubric
+from bot.core.question_bank import load_bank
+from bot.llm.prompts import GraderPrompt
 from bot.llm.tokens import (
     EncodingFileError,
+    PromptTokenCounter,
     _shipped_ranks,
     count_message_tokens,
     count_tokens,
@@ -18,7 +23,9 @@ from bot.llm.tokens import (
     fit_to_budget,
     load_encoding,
     price_for,
+    splits_cleanly,
 )
+from bot.resources import builtin_bank_dir
 from bot.settings import DEFAULT_PRICES, ModelPrice, Settings
 
 O200K_URL = "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken"
@@ -80,6 +87,79 @@ def test_message_tokens_add_chat_overhead(o200k):
     messages = [{"role": "system", "content": "hello world"}, {"role": "user", "content": "hello world"}]
     # Each message: 3 framing tokens + role (1) + content (2); then 3 tokens priming the reply.
     assert count_message_tokens(messages, o200k) == 2 * (3 + 1 + 2) + 3
+
+
+# Answers whose first characters could join the text before them, were the split in a bad place.
+TRICKY_ANSWERS = (
+    "Mode collapse means the generator covers few modes.",
+    "/usr/bin/env python: a path first",
+    "\n\n  indented after blank lines",
+    "'s and 're contractions, <|endoftext|> and <<<fences>>>",
+    "123456 digits, ünïcödé, 中文, emoji 🙂",
+    "",
+)
+
+
+@pytest.mark.parametrize("name", ["o200k_base", "cl100k_base"])
+def test_cached_prompt_counts_equal_full_counts_for_every_bank_question(name):
+    encoding = load_encoding(name)
+    counter = PromptTokenCounter(encoding)
+    prompt = GraderPrompt.load()
+    rng = random.Random(8)
+    for question in load_bank(builtin_bank_dir(), []).questions.values():
+        rubric = Rubric.from_question(question)
+        answer = rng.choice((*TRICKY_ANSWERS, question.reference_answer))
+        rendered = prompt.render(rubric, answer, nonce=f"{rng.getrandbits(64):016x}")
+        reask = {"role": "user", "content": "Your reply was invalid: score: too big\nReply again."}
+        for messages in (rendered.messages, [*rendered.messages, reask]):
+            cached = counter.messages(messages, repeated=(rendered.system, rendered.rubric_section))
+            assert cached == count_message_tokens(messages, encoding), question.id
+    assert counter.repeated.cache_info().hits > 1_000  # the system prompt and rubric sections came from the cache
+
+
+def test_after_the_first_answer_only_the_answer_part_is_encoded(o200k):
+    encoded: list[str] = []
+
+    class RecordingCounter(PromptTokenCounter):
+        def fresh(self, text: str) -> int:
+            encoded.append(text)
+            return super().fresh(text)
+
+    prompt = GraderPrompt.load()
+    counter = RecordingCounter(o200k)
+    rubric = Rubric(question="What is attention?", reference_answer="A weighted sum.", key_points=("Weights.",))
+    for answer in ("First answer.", "Second answer."):
+        rendered = prompt.render(rubric, answer)
+        counter.messages(rendered.messages, repeated=(rendered.system, rendered.rubric_section))
+    (second,) = encoded[5:]  # the first encoded both roles, the system prompt, the rubric section and its answer
+    assert second == rendered.user.removeprefix(rendered.rubric_section)
+    assert second.startswith("The answer is between the fence lines") and "Second answer." in second
+
+
+def test_prompt_counter_cache_is_bounded(o200k):
+    counter = PromptTokenCounter(o200k, remembered_texts=16)
+    for number in range(100):
+        counter.messages(
+            [{"role": "system", "content": f"system prompt {number}"}], repeated=(f"system prompt {number}",)
+        )
+    assert counter.repeated.cache_info().currsize == 16
+
+
+def test_clean_splits_count_exactly_as_the_whole_text(o200k):
+    """Random text around the split rule's edge cases: a clean split always adds up; without the rule it doesn't."""
+    rng = random.Random(3)
+    alphabet = ["\n", "\r\n", " ", "  ", "\t", "/", ".", ":", "'s", "a", "Word", "12", "é", "<", ">>>", "-", ")"]
+    clean = broken = 0
+    for _ in range(3_000):
+        head = "".join(rng.choices(alphabet, k=rng.randint(1, 8))) + "\n"
+        tail = "".join(rng.choices(alphabet, k=rng.randint(1, 8)))
+        adds_up = count_tokens(head + tail, o200k) == count_tokens(head, o200k) + count_tokens(tail, o200k)
+        if splits_cleanly(head, tail):
+            clean += 1
+            assert adds_up, (head, tail)
+        elif not adds_up:
+            broken += 1
+    assert clean > 1_000 and broken > 100  # both sides of the rule were exercised
 
 
 def test_answer_within_budget_is_untouched(o200k):
