@@ -263,6 +263,7 @@ class SessionRecord(BaseModel):
     created_at: datetime | None = None
     updated_at: datetime | None = None
     finished_at: datetime | None = None
+    version: int = 0  # bumped by every save; a save from an older version is refused (`StaleSessionError`)
 
 
 # --- Storage views (issue 4): what the repositories return for queues, progress, leaderboards and reviews.

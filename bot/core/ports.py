@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from bot.core.errors import UserFacingError
 from bot.core.models import (
     AnswerSubmission,
     Attempt,
@@ -15,6 +17,30 @@ from bot.core.models import (
     Rubric,
     SessionRecord,
 )
+
+# (card as stored or None for a new one) -> (the rescheduled card, when it is due next)
+Reschedule = Callable[[dict[str, object] | None], tuple[dict[str, object], datetime]]
+
+
+class StaleSessionError(UserFacingError):
+    """A session save found the stored session changed since it was read (another action saved first).
+
+    The service re-reads and re-decides when it sees this; the message only shows if that keeps happening."""
+
+    def __init__(self, session_id: int | None = None) -> None:
+        super().__init__("This interview changed while that was being saved. Look at its latest message and try again.")
+        self.session_id = session_id
+
+
+@dataclass(frozen=True)
+class ReviewChange:
+    """A spaced-repetition review to store with a session save: the (user, question) card, read in the same
+    transaction, becomes `reschedule(card)`."""
+
+    user_id: int
+    question_id: str
+    score: float | None  # the grade that drove it (None: skipped or revealed)
+    reschedule: Reschedule
 
 
 class Grader(Protocol):
@@ -46,8 +72,18 @@ class SessionRepository(Protocol):
         """Store a new active session; raise `SessionAlreadyActiveError` if the user has one in that context."""
         ...
 
-    async def save(self, record: SessionRecord) -> SessionRecord:
-        """Persist a transition (state, active flag, snapshot, message ids); returns the stored record."""
+    async def save(self, record: SessionRecord, *, review: ReviewChange | None = None) -> SessionRecord:
+        """Persist a transition (state, active flag, snapshot, message ids) if the stored session is still at
+        `record.version`, else raise `StaleSessionError` and write nothing; with `review`, store that review in the
+        same transaction. Returns the stored record (its version bumped)."""
+        ...
+
+    async def save_answer(
+        self, submission: AnswerSubmission, session_for: Callable[[Attempt], SessionRecord]
+    ) -> Attempt:
+        """One transaction: store the answer with its grading job, and save (as `save`) the session record that
+        `session_for(new attempt)` returns. The answer and the session's move to GRADING commit together or not
+        at all, so a stale session (a double submit) leaves no attempt behind."""
         ...
 
     async def get(self, session_id: int) -> SessionRecord:

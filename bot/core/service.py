@@ -8,10 +8,10 @@ in the durable queue's workers for Discord — and reports back through `record_
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from bot.core.errors import (
     InvalidTransitionError,
@@ -30,7 +30,14 @@ from bot.core.models import (
     Transport,
     Verdict,
 )
-from bot.core.ports import AttemptRepository, Clock, SessionRepository, SystemClock
+from bot.core.ports import (
+    AttemptRepository,
+    Clock,
+    ReviewChange,
+    SessionRepository,
+    StaleSessionError,
+    SystemClock,
+)
 from bot.core.question_bank import QuestionBank
 from bot.core.report import Report, build_report
 from bot.core.review import schedule
@@ -49,6 +56,9 @@ from bot.core.session import (
 KNOWLEDGE_WINDOW = 500  # recent attempts that inform selection and trends
 LATE_ANSWER_FACTOR = 0.5  # an answer after the per-question time limit earns half credit
 MIN_SCORE_FOR_FOLLOW_UP = 3.0  # probing deeper after a blank answer teaches nothing
+SAVE_TRIES = 3  # an action re-read and re-decided this many times when another one saved the session first
+
+T = TypeVar("T")
 
 
 def attempt_kind(kind: ItemKind) -> str:
@@ -57,11 +67,9 @@ def attempt_kind(kind: ItemKind) -> str:
 
 
 class ReviewRepository(Protocol):
-    async def get_review(self, user_id: int, question_id: str) -> DueReview | None: ...
-
-    async def upsert_review(
-        self, user_id: int, question_id: str, card: dict[str, object], due_at: datetime, last_score: float | None = None
-    ) -> None: ...
+    async def reschedule_review(self, change: ReviewChange) -> None:
+        """Read the card and store `change.reschedule(card)` in one transaction."""
+        ...
 
     async def due_reviews(self, user_id: int, *, now: datetime | None = None, limit: int = 20) -> list[DueReview]: ...
 
@@ -69,6 +77,11 @@ class ReviewRepository(Protocol):
 class NotYourSessionError(UserFacingError):
     def __init__(self) -> None:
         super().__init__("This interview belongs to someone else. Start your own with /interview start.")
+
+
+class MovedOnError(UserFacingError):
+    def __init__(self) -> None:
+        super().__init__("This interview has moved on to another question meanwhile, so that was not applied.")
 
 
 class NothingDueError(UserFacingError):
@@ -180,32 +193,51 @@ class InterviewService:
 
     # -- answering ------------------------------------------------------------------------------------------
 
+    async def awaiting_answer(self, session_id: int, user_id: int) -> SessionView:
+        """`user_id`'s session, checked to be waiting for an answer: read once, then given to `submit_to`."""
+        session, record = await self._load_owned(session_id, user_id)
+        _check_awaiting(session)
+        return await self._view(session, record)
+
     async def submit_answer(
         self, session_id: int, user_id: int, text: str, *, delivery: dict[str, object] | None = None
     ) -> Attempt:
         """Save the answer with its grading job (before any grading) and move the session to GRADING."""
-        session, record = await self._load_owned(session_id, user_id)
-        if session.state != SessionState.AWAITING_ANSWER or session.current is None:
-            raise UserFacingError("There's no question waiting for an answer in this interview right now.")
+        return await self._act(session_id, user_id, lambda s, r: self._submit(s, r, text, delivery))
+
+    async def submit_to(self, view: SessionView, text: str, *, delivery: dict[str, object] | None = None) -> Attempt:
+        """`submit_answer` on the session as the caller read it for this user (`awaiting_answer`, `active`)."""
+        session, record = view.session, view.record
+        return await self._act(
+            _id(record), record.user_id, lambda s, r: self._submit(s, r, text, delivery), read=(session, record)
+        )
+
+    async def _submit(
+        self, session: InterviewSession, record: SessionRecord, text: str, delivery: dict[str, object] | None
+    ) -> Attempt:
+        item = _check_awaiting(session)
         if not text.strip():
             raise UserFacingError("Your answer is empty. Type an answer, or skip the question.")
-        question = self.bank.get(session.current.question_id)
-        attempt = await self.attempts.submit_answer(
-            AnswerSubmission(
-                user_id=user_id,
-                question_id=question.id,
-                topic=question.topic,
-                answer=text,
-                session_id=session_id,
-                guild_id=record.guild_id,
-                hints_used=session.hints_used,
-                kind=attempt_kind(session.current.kind),
-                delivery=delivery,
-            )
+        question = self.bank.get(item.question_id)
+        submission = AnswerSubmission(
+            user_id=record.user_id,
+            question_id=question.id,
+            topic=question.topic,
+            answer=text,
+            session_id=record.id,
+            guild_id=record.guild_id,
+            hints_used=session.hints_used,
+            kind=attempt_kind(item.kind),
+            delivery=delivery,
         )
-        session.answer_submitted(attempt.id, self.clock.now())
-        await self._save(session, record)
-        return attempt
+        now = self.clock.now()
+
+        def grading(attempt: Attempt) -> SessionRecord:
+            session.answer_submitted(attempt.id, now)
+            return self._updated(session, record)
+
+        # One transaction: the answer, its grading job and the session's move to GRADING (version-checked).
+        return await self.sessions.save_answer(submission, grading)
 
     async def rubric_for(self, attempt: Attempt) -> Rubric:
         """The rubric to grade an attempt against: the question's, with the follow-up's wording for follow-ups."""
@@ -230,21 +262,34 @@ class InterviewService:
 
         Returns None for attempts outside a session or already recorded (idempotent for redelivery)."""
         now = self.clock.now()
-        view: SessionView | None = None
-        if attempt.session_id is not None:
-            session, record = await self._load(attempt.session_id)
-            if session.state != SessionState.GRADING or session.pending_attempt_id != attempt.id:
-                return None  # already recorded: a redelivered notification changes nothing
-            session.graded(self._result_for(session, attempt), now)
-            view = await self._save(session, record)
+        review = None
         if attempt.status == AttemptStatus.GRADED and attempt.grade is not None and attempt.kind != ItemKind.FOLLOW_UP:
-            await self._schedule_review(attempt.user_id, attempt.question_id, attempt.grade.score, now)
-        return view
+            review = self._review(attempt.user_id, attempt.question_id, attempt.grade.score, now)
+        session_id = attempt.session_id
+        if session_id is None:
+            if review is not None:
+                await self.reviews.reschedule_review(review)
+            return None
 
-    async def _schedule_review(self, user_id: int, question_id: str, score: float | None, now: datetime) -> None:
-        existing = await self.reviews.get_review(user_id, question_id)
-        card, due_at = schedule(existing.card if existing else None, score, now)
-        await self.reviews.upsert_review(user_id, question_id, card, due_at, score)
+        for _ in range(SAVE_TRIES - 1):
+            try:
+                return await self._record_once(session_id, attempt, review, now)
+            except StaleSessionError:  # e.g. the user pressed End meanwhile: look again at the latest state
+                continue
+        return await self._record_once(session_id, attempt, review, now)
+
+    async def _record_once(
+        self, session_id: int, attempt: Attempt, review: ReviewChange | None, now: datetime
+    ) -> SessionView | None:
+        session, record = await self._load(session_id)
+        if session.state != SessionState.GRADING or session.pending_attempt_id != attempt.id:
+            return None  # already recorded: a redelivered notification changes nothing
+        session.graded(self._result_for(session, attempt), now)
+        return await self._save(session, record, review=review)  # the review in the same transaction
+
+    @staticmethod
+    def _review(user_id: int, question_id: str, score: float | None, now: datetime) -> ReviewChange:
+        return ReviewChange(user_id, question_id, score, lambda card: schedule(card, score, now))
 
     def _result_for(self, session: InterviewSession, attempt: Attempt) -> ItemResult:
         item = session.current
@@ -283,7 +328,9 @@ class InterviewService:
     # -- hints, skip, reveal, retry, next, end ---------------------------------------------------------------
 
     async def hint(self, session_id: int, user_id: int) -> str:
-        session, record = await self._load_owned(session_id, user_id)
+        return await self._act(session_id, user_id, self._hint)
+
+    async def _hint(self, session: InterviewSession, record: SessionRecord) -> str:
         if session.current is None:
             raise UserFacingError("There's no question to give a hint for.")
         hints = self.bank.get(session.current.question_id).hints
@@ -299,15 +346,18 @@ class InterviewService:
 
     async def skip(self, session_id: int, user_id: int) -> SessionView:
         """Skip the current question and move on (skips count as 0 in the report)."""
-        return await self._give_up(session_id, user_id, ItemOutcome.SKIPPED, move_on=True)
+        return await self._act(session_id, user_id, lambda s, r: self._give_up(s, r, ItemOutcome.SKIPPED, move_on=True))
 
     async def reveal(self, session_id: int, user_id: int) -> tuple[Question, SessionView]:
         """Show the model answer; the question counts as not answered. Moves to FEEDBACK (Next continues)."""
-        view = await self._give_up(session_id, user_id, ItemOutcome.REVEALED, move_on=False)
+        view = await self._act(
+            session_id, user_id, lambda s, r: self._give_up(s, r, ItemOutcome.REVEALED, move_on=False)
+        )
         return self.bank.get(view.session.results[-1].question_id), view
 
-    async def _give_up(self, session_id: int, user_id: int, outcome: ItemOutcome, *, move_on: bool) -> SessionView:
-        session, record = await self._load_owned(session_id, user_id)
+    async def _give_up(
+        self, session: InterviewSession, record: SessionRecord, outcome: ItemOutcome, *, move_on: bool
+    ) -> SessionView:
         if session.state != SessionState.AWAITING_ANSWER or session.current is None:
             raise UserFacingError("There's no question waiting for an answer right now.")
         now = self.clock.now()
@@ -324,15 +374,16 @@ class InterviewService:
             ),
             now,
         )
-        if item.kind != ItemKind.FOLLOW_UP:
-            await self._schedule_review(user_id, item.question_id, None, now)
+        review = self._review(record.user_id, item.question_id, None, now) if item.kind != ItemKind.FOLLOW_UP else None
         if move_on:
-            return await self._advance(session, record, follow_up=False)
-        return await self._save(session, record)
+            return await self._advance(session, record, follow_up=False, review=review)
+        return await self._save(session, record, review=review)
 
     async def next(self, session_id: int, user_id: int) -> SessionView:
         """After feedback: ask a follow-up when one is due, else the next question; finish after the last."""
-        session, record = await self._load_owned(session_id, user_id)
+        return await self._act(session_id, user_id, self._next)
+
+    async def _next(self, session: InterviewSession, record: SessionRecord) -> SessionView:
         if session.state == SessionState.GRADING:
             raise UserFacingError("Your answer is still being graded; the feedback will arrive in a moment.")
         if session.state != SessionState.FEEDBACK:
@@ -341,7 +392,9 @@ class InterviewService:
 
     async def retry(self, session_id: int, user_id: int) -> SessionView:
         """Answer the same question again; the best try counts and history keeps all of them."""
-        session, record = await self._load_owned(session_id, user_id)
+        return await self._act(session_id, user_id, self._retry)
+
+    async def _retry(self, session: InterviewSession, record: SessionRecord) -> SessionView:
         last = session.last_result()
         if session.state != SessionState.FEEDBACK or last is None:
             raise UserFacingError("You can retry a question once its feedback is shown.")
@@ -351,7 +404,9 @@ class InterviewService:
         session.ask(Item(question_id=question.id, kind=ItemKind.RETRY, prompt=question.question), now)
         return await self._save(session, record)
 
-    async def _advance(self, session: InterviewSession, record: SessionRecord, *, follow_up: bool) -> SessionView:
+    async def _advance(
+        self, session: InterviewSession, record: SessionRecord, *, follow_up: bool, review: ReviewChange | None = None
+    ) -> SessionView:
         now = self.clock.now()
         follow_up_item = self._follow_up(session) if follow_up else None
         if follow_up_item is not None:
@@ -359,7 +414,7 @@ class InterviewService:
             session.ask(follow_up_item, now)
         elif session.advance(now):
             session.ask(self._main_item(self.bank.get(session.plan[session.position])), now)
-        return await self._save(session, record)
+        return await self._save(session, record, review=review)
 
     def _follow_up(self, session: InterviewSession) -> Item | None:
         last = session.last_result()
@@ -380,7 +435,9 @@ class InterviewService:
 
     async def end(self, session_id: int, user_id: int) -> SessionView:
         """End the interview now and build its report (answers already submitted still get graded)."""
-        session, record = await self._load_owned(session_id, user_id)
+        return await self._act(session_id, user_id, self._end, any_item=True)  # ending applies to any state
+
+    async def _end(self, session: InterviewSession, record: SessionRecord) -> SessionView:
         if not session.live:
             return await self._view(session, record)
         session.finish(self.clock.now())
@@ -395,7 +452,10 @@ class InterviewService:
             if session.is_idle(now):
                 session.id = record.id
                 session.expire(now)
-                await self._save(session, record)
+                try:
+                    await self._save(session, record)
+                except StaleSessionError:
+                    continue  # the user acted just now: not idle any more
                 expired.append(record.id or 0)
         return expired
 
@@ -440,18 +500,48 @@ class InterviewService:
             thread_id=where.thread_id,
         )
 
-    async def _save(self, session: InterviewSession, record: SessionRecord) -> SessionView:
-        stored = await self.sessions.save(
-            record.model_copy(
-                update={
-                    "state": session.state.value,
-                    "active": session.live,
-                    "snapshot": session.model_dump(mode="json"),
-                    "finished_at": session.finished_at,
-                }
-            )
+    def _updated(self, session: InterviewSession, record: SessionRecord) -> SessionRecord:
+        """`record` carrying `session`'s new state (and still the version it was read at, for the save's check)."""
+        return record.model_copy(
+            update={
+                "state": session.state.value,
+                "active": session.live,
+                "snapshot": session.model_dump(mode="json"),
+                "finished_at": session.finished_at,
+            }
         )
+
+    async def _save(
+        self, session: InterviewSession, record: SessionRecord, *, review: ReviewChange | None = None
+    ) -> SessionView:
+        stored = await self.sessions.save(self._updated(session, record), review=review)
         return await self._view(session, stored)
+
+    async def _act(
+        self,
+        session_id: int,
+        user_id: int,
+        act: Callable[[InterviewSession, SessionRecord], Awaitable[T]],
+        *,
+        read: tuple[InterviewSession, SessionRecord] | None = None,
+        any_item: bool = False,
+    ) -> T:
+        """A user's action on their session: read (unless `read`), decide and save (`act`).
+
+        Saves are version-checked, so when another action saved the session in between (`StaleSessionError`), the
+        session is read again and the action re-decided, as if the two had come one after the other. That only
+        happens while the session is on the item the action was aimed at (unless `any_item`): a double-clicked
+        Skip must not skip the next question too, nor an answer land on a question asked after it was typed."""
+        session, record = read or await self._load_owned(session_id, user_id)
+        aimed = session.current
+        for _ in range(SAVE_TRIES - 1):
+            try:
+                return await act(session, record)
+            except StaleSessionError:
+                session, record = await self._load_owned(session_id, user_id)
+                if not any_item and session.current != aimed:
+                    raise MovedOnError from None
+        return await act(session, record)
 
     async def _view(self, session: InterviewSession, record: SessionRecord) -> SessionView:
         prompt = None
@@ -478,6 +568,19 @@ class InterviewService:
         if not session.live:
             raise UserFacingError("This interview has ended. Start a new one any time.")
         return session, record
+
+
+def _check_awaiting(session: InterviewSession) -> Item:
+    """The item waiting for an answer; a `UserFacingError` when none is."""
+    if session.state != SessionState.AWAITING_ANSWER or session.current is None:
+        raise UserFacingError("There's no question waiting for an answer in this interview right now.")
+    return session.current
+
+
+def _id(record: SessionRecord) -> int:
+    if record.id is None:  # pragma: no cover - a record read from storage always has its id
+        raise ValueError("the session record has no id")
+    return record.id
 
 
 def _timeout(config: SessionConfig) -> timedelta:

@@ -112,20 +112,29 @@ class LlmQuota:
         return GuildSettings.from_stored(await self.accounts.guild_settings(guild_id))
 
     async def check(self, user_id: int, guild_id: int | None = None, settings: GuildSettings | None = None) -> None:
-        """Raise `QuotaExceededError` when one more LLM-graded answer by `user_id` (in `guild_id`) is over a cap."""
+        """Raise `QuotaExceededError` when one more LLM-graded answer by `user_id` (in `guild_id`) is over a cap.
+
+        At most two statements: the user's count with the guild's settings (unless given), then, only when the
+        guild has a cap, the member's and the guild's counts together. No cap to check, no query."""
         if not self.applies:
             return
         attempts = self.runtime.attempts
         now = self.runtime.clock.now()
         since = start_of_day(now)
         per_user = self.runtime.settings.daily_llm_quota
+        reading = await attempts.quota_reading(
+            since, user_id, count_user=bool(per_user), guild_id=guild_id if settings is None else None
+        )
         if per_user:
-            check_daily_quota(per_user, await attempts.count_for_llm_quota(since, user_id=user_id), now)
+            check_daily_quota(per_user, reading.user_today or 0, now)
         if guild_id is None:
             return
-        settings = settings or await self.guild_settings(guild_id)
-        if per_member := settings.llm_quota_per_member:
-            today = await attempts.count_for_llm_quota(since, user_id=user_id, guild_id=guild_id)
-            check_daily_quota(per_member, today, now, "member")
-        if per_guild := settings.llm_daily_guild_quota:
-            check_daily_quota(per_guild, await attempts.count_for_llm_quota(since, guild_id=guild_id), now, "guild")
+        settings = settings or GuildSettings.from_stored(reading.guild_settings or {})
+        per_member, per_guild = settings.llm_quota_per_member, settings.llm_daily_guild_quota
+        if not (per_member or per_guild):
+            return
+        member_today, guild_today = await attempts.guild_llm_counts(since, guild_id, user_id)
+        if per_member:
+            check_daily_quota(per_member, member_today, now, "member")
+        if per_guild:
+            check_daily_quota(per_guild, guild_today, now, "guild")

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, or_, select, update
+from sqlalchemy import Row, Select, and_, case, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.core.errors import InterviewError
 from bot.core.models import AnswerSubmission, Attempt, AttemptStatus, GradeResult, HistoryPage
 from bot.core.ports import Clock, SystemClock
 from bot.storage.engine import dialect_insert, write_transaction
-from bot.storage.tables import attempts, grading_jobs, users
+from bot.storage.tables import attempts, grading_jobs, guilds, users
+
+
+@dataclass(frozen=True)
+class QuotaReading:
+    """What a daily LLM-cap check reads first (`quota_reading`); a part not asked for stays None."""
+
+    user_today: int | None = None
+    guild_settings: dict[str, Any] | None = None
 
 
 class AttemptNotFoundError(InterviewError):
@@ -130,6 +139,29 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         raise InvalidCursorError(f"not a history cursor: {cursor!r}") from error
 
 
+async def insert_answers(
+    connection: AsyncConnection, submissions: Sequence[AnswerSubmission], now: datetime
+) -> list[Attempt]:
+    """Insert the attempts and their queued grading jobs on `connection` (the caller's transaction; their users
+    must exist)."""
+    if len(submissions) == 1:
+        ids = [await connection.scalar(insert(attempts).returning(attempts.c.id), _attempt_values(submissions[0], now))]
+    else:
+        result = await connection.execute(
+            insert(attempts).returning(attempts.c.id, sort_by_parameter_order=True),
+            [_attempt_values(s, now) for s in submissions],
+        )
+        ids = list(result.scalars())
+    await connection.execute(
+        insert(grading_jobs),
+        [
+            {"attempt_id": attempt_id, "status": "queued", "available_at": now, "created_at": now, "updated_at": now}
+            for attempt_id in ids
+        ],
+    )
+    return [_new_attempt(int(i), s, now) for i, s in zip(ids, submissions, strict=True)]
+
+
 class SqlAttemptRepository:
     """`AttemptRepository` over SQLAlchemy Core; the same code for SQLite and PostgreSQL."""
 
@@ -148,32 +180,7 @@ class SqlAttemptRepository:
         now = self.clock.now()
         async with write_transaction(self.engine) as connection:
             await ensure_users(connection, [s.user_id for s in submissions], now)
-            if len(submissions) == 1:
-                ids = [
-                    await connection.scalar(
-                        insert(attempts).returning(attempts.c.id), _attempt_values(submissions[0], now)
-                    )
-                ]
-            else:
-                result = await connection.execute(
-                    insert(attempts).returning(attempts.c.id, sort_by_parameter_order=True),
-                    [_attempt_values(s, now) for s in submissions],
-                )
-                ids = list(result.scalars())
-            await connection.execute(
-                insert(grading_jobs),
-                [
-                    {
-                        "attempt_id": attempt_id,
-                        "status": "queued",
-                        "available_at": now,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                    for attempt_id in ids
-                ],
-            )
-        return [_new_attempt(int(i), s, now) for i, s in zip(ids, submissions, strict=True)]
+            return await insert_answers(connection, submissions, now)
 
     async def save_grade(self, attempt_id: int, grade: GradeResult) -> Attempt:
         now = self.clock.now()
@@ -214,14 +221,47 @@ class SqlAttemptRepository:
     ) -> int:
         """Answers submitted at or after `since` by `user_id` and/or in `guild_id` that the LLM grades or graded:
         pending ones count (they are about to spend), ones the offline grader graded by choice don't."""
+        query = self._llm_count(since, user_id=user_id, guild_id=guild_id)
+        async with self.engine.connect() as connection:
+            return int((await connection.execute(query)).scalar_one())
+
+    @staticmethod
+    def _llm_count(since: datetime, *, user_id: int | None = None, guild_id: int | None = None) -> Select[Any]:
         query = select(func.count()).select_from(attempts).where(attempts.c.created_at >= since)
         if user_id is not None:
             query = query.where(attempts.c.user_id == user_id)
         if guild_id is not None:
             query = query.where(attempts.c.guild_id == guild_id)
-        query = query.where(or_(attempts.c.grader.is_(None), attempts.c.grader != "offline"))
+        return query.where(or_(attempts.c.grader.is_(None), attempts.c.grader != "offline"))
+
+    async def quota_reading(
+        self, since: datetime, user_id: int, *, count_user: bool, guild_id: int | None = None
+    ) -> QuotaReading:
+        """In one statement: `user_id`'s LLM answers since `since` (when `count_user`) and the stored settings of
+        `guild_id` (when given), which say whether the guild caps apply. Asked for nothing, it issues no query."""
+        parts: dict[str, Any] = {}
+        if count_user:
+            parts["user_today"] = self._llm_count(since, user_id=user_id).scalar_subquery()
+        if guild_id is not None:
+            parts["guild_settings"] = select(guilds.c.settings).where(guilds.c.id == guild_id).scalar_subquery()
+        if not parts:
+            return QuotaReading()
         async with self.engine.connect() as connection:
-            return int((await connection.execute(query)).scalar_one())
+            row = (await connection.execute(select(*(value.label(key) for key, value in parts.items())))).one()
+        values = row._asdict()
+        settings = values.get("guild_settings")
+        return QuotaReading(
+            user_today=int(values["user_today"]) if count_user else None,
+            guild_settings=None if guild_id is None else dict(settings) if isinstance(settings, dict) else {},
+        )
+
+    async def guild_llm_counts(self, since: datetime, guild_id: int, user_id: int) -> tuple[int, int]:
+        """(`user_id`'s, everyone's) LLM answers in `guild_id` since `since`, counted in one statement."""
+        mine = func.coalesce(func.sum(case((attempts.c.user_id == user_id, 1), else_=0)), 0)
+        query = self._llm_count(since, guild_id=guild_id).with_only_columns(mine, func.count())
+        async with self.engine.connect() as connection:
+            member, everyone = (await connection.execute(query)).one()
+        return int(member), int(everyone)
 
     async def history(
         self, user_id: int, *, topic: str | None = None, limit: int = 20, offset: int = 0

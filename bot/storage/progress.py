@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import case, delete, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.core.models import (
     AttemptStatus,
@@ -18,7 +18,7 @@ from bot.core.models import (
     Streak,
     TopicStats,
 )
-from bot.core.ports import Clock, SystemClock
+from bot.core.ports import Clock, ReviewChange, SystemClock
 from bot.storage.attempts import ensure_user
 from bot.storage.engine import dialect_insert, write_transaction
 from bot.storage.tables import attempts, guilds, review_schedules, users
@@ -64,6 +64,43 @@ def streak_from_days(days: set[date], today: date, timezone: str) -> Streak:
             current += 1
             day -= timedelta(days=1)
     return Streak(current=current, longest=longest, last_day=last, practised_today=last == today, timezone=timezone)
+
+
+async def reschedule_review(connection: AsyncConnection, change: ReviewChange, now: datetime) -> None:
+    """Apply `change` on `connection` (the caller's write transaction; the user must exist): the stored card is
+    read, locked on PostgreSQL so two reviews of one card apply one after the other, rescheduled and stored."""
+    card = await connection.scalar(
+        select(review_schedules.c.card)
+        .where(review_schedules.c.user_id == change.user_id, review_schedules.c.question_id == change.question_id)
+        .with_for_update()
+    )
+    updated, due_at = change.reschedule(card if isinstance(card, dict) else None)
+    await _upsert_review(connection, change.user_id, change.question_id, updated, due_at, change.score, now)
+
+
+async def _upsert_review(
+    connection: AsyncConnection,
+    user_id: int,
+    question_id: str,
+    card: dict[str, object],
+    due_at: datetime,
+    last_score: float | None,
+    now: datetime,
+) -> None:
+    values = {
+        "user_id": user_id,
+        "question_id": question_id,
+        "card": card,
+        "due_at": due_at,
+        "last_score": last_score,
+        "updated_at": now,
+    }
+    changes = {key: values[key] for key in ("card", "due_at", "last_score", "updated_at")}
+    await connection.execute(
+        dialect_insert(connection, review_schedules)
+        .values(values)
+        .on_conflict_do_update(index_elements=["user_id", "question_id"], set_=changes)
+    )
 
 
 class SqlProgressRepository:
@@ -228,22 +265,16 @@ class SqlProgressRepository:
     ) -> None:
         """Create or replace the schedule of one (user, question) card."""
         now = self.clock.now()
-        values = {
-            "user_id": user_id,
-            "question_id": question_id,
-            "card": card,
-            "due_at": due_at,
-            "last_score": last_score,
-            "updated_at": now,
-        }
-        changes = {key: values[key] for key in ("card", "due_at", "last_score", "updated_at")}
         async with write_transaction(self.engine) as connection:
             await ensure_user(connection, user_id, now)
-            await connection.execute(
-                dialect_insert(connection, review_schedules)
-                .values(values)
-                .on_conflict_do_update(index_elements=["user_id", "question_id"], set_=changes)
-            )
+            await _upsert_review(connection, user_id, question_id, card, due_at, last_score, now)
+
+    async def reschedule_review(self, change: ReviewChange) -> None:
+        """Read the card and store `change.reschedule(card)` in one write transaction."""
+        now = self.clock.now()
+        async with write_transaction(self.engine) as connection:
+            await ensure_user(connection, change.user_id, now)
+            await reschedule_review(connection, change, now)
 
     async def remove_review(self, user_id: int, question_id: str) -> bool:
         async with write_transaction(self.engine) as connection:

@@ -1,19 +1,25 @@
-"""Interview sessions: one active session per user per context, enforced by a partial unique index."""
+"""Interview sessions: one active session per user per context, enforced by a partial unique index.
+
+Saves are optimistic: each one applies only if the row is still at the version the caller read, and bumps it, so
+two actions decided on the same state can't both land (the second gets `StaleSessionError` and writes nothing).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.core.errors import SessionAlreadyActiveError, SessionNotFoundError
-from bot.core.models import SessionRecord, Transport
-from bot.core.ports import Clock, SystemClock
-from bot.storage.attempts import ensure_user
+from bot.core.models import AnswerSubmission, Attempt, SessionRecord, Transport
+from bot.core.ports import Clock, ReviewChange, StaleSessionError, SystemClock
+from bot.storage.attempts import ensure_user, insert_answers
 from bot.storage.engine import write_transaction
+from bot.storage.progress import reschedule_review
 from bot.storage.tables import interview_sessions
 
 
@@ -34,6 +40,7 @@ def session_from_row(row: Row[Any]) -> SessionRecord:
         created_at=row.created_at,
         updated_at=row.updated_at,
         finished_at=row.finished_at,
+        version=row.version,
     )
 
 
@@ -52,6 +59,22 @@ def _mutable_values(record: SessionRecord, now: datetime) -> dict[str, Any]:
         "updated_at": now,
         "finished_at": record.finished_at,
     }
+
+
+async def _update(connection: AsyncConnection, record: SessionRecord, now: datetime) -> SessionRecord:
+    """Save `record` on `connection` if the row is still at `record.version`; returns the stored record."""
+    if record.id is None:
+        raise SessionNotFoundError(None)
+    version = interview_sessions.c.version
+    result = await connection.execute(
+        update(interview_sessions)
+        .where(interview_sessions.c.id == record.id, version == record.version)
+        .values(_mutable_values(record, now) | {"version": record.version + 1})
+    )
+    if result.rowcount != 1:
+        found = await connection.scalar(select(version).where(interview_sessions.c.id == record.id))
+        raise SessionNotFoundError(record.id) if found is None else StaleSessionError(record.id)
+    return record.model_copy(update={"updated_at": now, "version": record.version + 1})
 
 
 class SqlSessionRepository:
@@ -77,26 +100,26 @@ class SqlSessionRepository:
             raise SessionAlreadyActiveError(existing.id) from error
         return session_from_row(row)
 
-    async def save(self, record: SessionRecord) -> SessionRecord:
-        if record.id is None:
-            raise SessionNotFoundError(None)
+    async def save(self, record: SessionRecord, *, review: ReviewChange | None = None) -> SessionRecord:
         now = self.clock.now()
         try:
             async with write_transaction(self.engine) as connection:
-                row = (
-                    await connection.execute(
-                        update(interview_sessions)
-                        .where(interview_sessions.c.id == record.id)
-                        .values(_mutable_values(record, now))
-                        .returning(interview_sessions)
-                    )
-                ).first()
+                stored = await _update(connection, record, now)
+                if review is not None:  # the session's user exists (a foreign key), so no ensure_user
+                    await reschedule_review(connection, review, now)
         except IntegrityError as error:  # re-activating while another session is active in that context
             existing = await self.active_for(record.user_id, record.context)
             raise SessionAlreadyActiveError(existing.id if existing else None) from error
-        if row is None:
-            raise SessionNotFoundError(record.id)
-        return session_from_row(row)
+        return stored
+
+    async def save_answer(
+        self, submission: AnswerSubmission, session_for: Callable[[Attempt], SessionRecord]
+    ) -> Attempt:
+        now = self.clock.now()
+        async with write_transaction(self.engine) as connection:
+            (attempt,) = await insert_answers(connection, [submission], now)  # the session's user exists
+            await _update(connection, session_for(attempt), now)  # stale: raises, and the attempt rolls back
+        return attempt
 
     async def get(self, session_id: int) -> SessionRecord:
         async with self.engine.connect() as connection:

@@ -99,6 +99,8 @@ interview_sessions = Table(
     _now_column("created_at"),
     _now_column("updated_at"),
     Column("finished_at", UtcDateTime(), nullable=True),
+    # Bumped by every save, which applies only if the row is still at the version it read (0004): optimistic locking.
+    Column("version", Integer, nullable=False, server_default="0"),
     Index("ix_sessions_user_created", "user_id", "created_at"),
     # One active session per user per context, enforced by the database.
     Index(

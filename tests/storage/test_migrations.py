@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.storage.engine import create_engine
 from bot.storage.migrate import alembic_config, downgrade, upgrade
+from bot.storage.sessions import SqlSessionRepository
 from bot.storage.tables import metadata
 
 
@@ -69,3 +73,46 @@ def test_each_revision_upgrades_and_downgrades_one_step_at_a_time(empty_db_url: 
     for previous in [*reversed(revisions[:-1]), None]:
         downgrade(empty_db_url, previous or "base")
         assert _inspect(empty_db_url)[2] == previous
+
+
+def test_0004_gives_existing_sessions_version_0_and_its_downgrade_keeps_them(empty_db_url: str) -> None:
+    upgrade(empty_db_url, "0003")
+
+    async def with_engine(step: Callable[[AsyncEngine], Awaitable[object]]) -> object:
+        engine = create_engine(empty_db_url)
+        try:
+            return await step(engine)
+        finally:
+            await engine.dispose()
+
+    async def a_session_from_before(engine: AsyncEngine) -> None:
+        now = datetime(2026, 11, 1, tzinfo=UTC)
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("INSERT INTO users (id, timezone, settings, created_at) VALUES (1, 'UTC', '{}', :t)"), {"t": now}
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO interview_sessions (id, user_id, context, transport, mode, state, active, snapshot, "
+                    "created_at, updated_at) VALUES (5, 1, 'dm', 'dm', 'practice', 'asking', true, '{}', :t, :t)"
+                ),
+                {"t": now},
+            )
+
+    asyncio.run(with_engine(a_session_from_before))
+    upgrade(empty_db_url)
+
+    async def save_twice_from_version_0(engine: AsyncEngine) -> tuple[int, int]:
+        repo = SqlSessionRepository(engine)
+        stored = await repo.get(5)
+        saved = await repo.save(stored.model_copy(update={"state": "awaiting_answer"}))
+        return stored.version, saved.version
+
+    assert asyncio.run(with_engine(save_twice_from_version_0)) == (0, 1)
+    downgrade(empty_db_url, "0003")
+
+    async def states(engine: AsyncEngine) -> list[str]:
+        async with engine.connect() as connection:
+            return list((await connection.execute(text("SELECT state FROM interview_sessions"))).scalars())
+
+    assert asyncio.run(with_engine(states)) == ["awaiting_answer"]

@@ -247,7 +247,8 @@ class InterviewFlow:
     async def submit_from_modal(self, interaction: discord.Interaction, session_id: int, text: str) -> None:
         # Acknowledge first: in a burst of submits the database reads queue up, and Discord allows only 3 s.
         await interaction.response.defer(ephemeral=self.ephemeral_reply(interaction), thinking=True)
-        view = await self.service.get(session_id)
+        # The session is read once: checked (owner, a question waiting), then used for the caps and the save.
+        view = await self.service.awaiting_answer(session_id, interaction.user.id)
         ephemeral = self._ephemeral_view(view)
         await self.bot.quota.check(interaction.user.id, view.record.guild_id)  # the daily LLM caps
         record = view.record
@@ -258,7 +259,7 @@ class InterviewFlow:
             ephemeral=ephemeral,
             channel_id=channel_id if record.transport in (Transport.THREAD, Transport.DM) else None,
         )
-        attempt = await self.service.submit_answer(session_id, interaction.user.id, text, delivery=target)
+        attempt = await self.service.submit_to(view, text, delivery=target)
         self.bot.wake_grading()
         await interaction.followup.send(
             f"✅ Answer saved ({len(text)} characters, attempt #{attempt.id}). Grading it now; the feedback follows.",
@@ -288,12 +289,8 @@ class InterviewFlow:
         try:
             self.bot.rate_limiter.hit(message.author.id)
             await self.bot.quota.check(message.author.id, view.record.guild_id)
-            attempt = await self.service.submit_answer(
-                view.record.id,
-                message.author.id,
-                message.content,
-                delivery=message_target(message, session_id=view.record.id),
-            )
+            target = message_target(message, session_id=view.record.id)
+            attempt = await self.service.submit_to(view, message.content, delivery=target)
         except UserFacingError as error:
             await message.reply(error.message, allowed_mentions=NO_MENTIONS)
             return

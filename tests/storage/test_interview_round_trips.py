@@ -1,0 +1,311 @@
+"""The interview engine's reads and writes per answer, and its guarantees under concurrent actions, on both engines.
+
+An answer costs one session read and one write transaction (the attempt, its grading job and the session's move
+to GRADING); recording its grade one read and one write transaction (the session and the review card). Session
+saves are version-checked (migration 0004), so two actions decided on the same state never both land: a
+double-submitted answer is stored once, a double-clicked Skip skips one question, and a grade never reopens an
+interview that was ended meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.core.errors import UserFacingError
+from bot.core.models import Attempt, GradeResult, Transport
+from bot.core.question_bank import load_bank
+from bot.core.service import InterviewService, MovedOnError, SessionView, Where
+from bot.core.session import ItemOutcome, Mode, SessionState
+from bot.storage.attempts import SqlAttemptRepository
+from bot.storage.progress import SqlProgressRepository
+from bot.storage.sessions import SqlSessionRepository
+from bot.storage.tables import attempts, grading_jobs, review_schedules
+from tests.storage._storage_helpers import FixedClock, submission
+
+FIXTURE_BANK = Path(__file__).resolve().parent.parent / "data" / "bank"
+USER = 42
+DM = Where(context="dm", transport=Transport.DM)
+
+
+class Statements:
+    """The SQL statements and transactions an engine runs. BEGIN is left out of `sql`: SQLite's goes through the
+    cursor, PostgreSQL's doesn't; `transactions` counts both the same way."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine.sync_engine
+        self.sql: list[str] = []
+        self.transactions = 0
+        event.listen(self.engine, "before_cursor_execute", self._statement)
+        event.listen(self.engine, "begin", self._begin)
+
+    def _statement(self, _connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not statement.lstrip().upper().startswith("BEGIN"):
+            self.sql.append(" ".join(statement.split()[:3]))
+
+    def _begin(self, _connection: Any) -> None:
+        self.transactions += 1
+
+    def reset(self) -> None:
+        self.sql.clear()
+        self.transactions = 0
+
+    def close(self) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._statement)
+        event.remove(self.engine, "begin", self._begin)
+
+
+@pytest.fixture
+def statements(engine: AsyncEngine) -> Iterator[Statements]:
+    counter = Statements(engine)
+    yield counter
+    counter.close()
+
+
+@pytest.fixture
+def service(engine: AsyncEngine) -> InterviewService:
+    clock = FixedClock()
+    return InterviewService(
+        load_bank(FIXTURE_BANK),
+        SqlSessionRepository(engine, clock),
+        SqlAttemptRepository(engine, clock),
+        SqlProgressRepository(engine, clock),
+        clock=clock,
+        rng_factory=lambda: random.Random(1),
+    )
+
+
+async def _start(service: InterviewService, count: int = 3) -> int:
+    view = await service.start(USER, DM, Mode.INTERVIEW, count=count)
+    assert view.record.id is not None
+    return view.record.id
+
+
+async def _graded(service: InterviewService, attempt: Attempt, score: float = 7.0) -> Attempt:
+    return await service.attempts.save_grade(attempt.id, GradeResult(score=score, grader="test"))  # type: ignore[attr-defined]
+
+
+async def _stored_attempts(engine: AsyncEngine) -> list[int]:
+    async with engine.connect() as connection:
+        return list((await connection.execute(select(attempts.c.id).order_by(attempts.c.id))).scalars())
+
+
+async def _count(engine: AsyncEngine, table: Any) -> int:
+    async with engine.connect() as connection:
+        return int(await connection.scalar(select(func.count()).select_from(table)) or 0)
+
+
+# --- round trips
+
+
+async def test_an_answer_is_one_session_read_and_one_write_transaction(
+    service: InterviewService, statements: Statements
+) -> None:
+    session_id = await _start(service)
+    statements.reset()
+    attempt = await service.submit_answer(session_id, USER, "my answer")
+    assert statements.sql == [
+        "SELECT interview_sessions.id, interview_sessions.user_id,",
+        "INSERT INTO attempts",
+        "INSERT INTO grading_jobs",
+        "UPDATE interview_sessions SET",
+    ]
+    assert statements.transactions == 2  # the read, then one write: the answer can't be saved without the move
+    view = await service.get(session_id)
+    assert (view.session.state, view.session.pending_attempt_id) == (SessionState.GRADING, attempt.id)
+
+
+async def test_a_caller_that_read_the_session_submits_with_no_second_read(
+    service: InterviewService, statements: Statements
+) -> None:
+    session_id = await _start(service)
+    view = await service.awaiting_answer(session_id, USER)
+    statements.reset()
+    await service.submit_to(view, "my answer")
+    assert [s.split()[0] for s in statements.sql] == ["INSERT", "INSERT", "UPDATE"]
+    assert statements.transactions == 1
+
+
+async def test_recording_a_grade_is_one_read_and_one_write_transaction_and_only_once(
+    engine: AsyncEngine, service: InterviewService, statements: Statements
+) -> None:
+    session_id = await _start(service)
+    graded = await _graded(service, await service.submit_answer(session_id, USER, "my answer"))
+    statements.reset()
+    view = await service.record_grade(graded)
+    assert view is not None and view.session.state == SessionState.FEEDBACK
+    assert statements.sql == [
+        "SELECT interview_sessions.id, interview_sessions.user_id,",
+        "UPDATE interview_sessions SET",
+        "SELECT review_schedules.card FROM",
+        "INSERT INTO review_schedules",
+    ]
+    assert statements.transactions == 2
+    async with engine.connect() as connection:
+        card = await connection.scalar(select(review_schedules.c.card))
+
+    statements.reset()
+    assert await service.record_grade(graded) is None  # a redelivered notification records nothing twice
+    assert [s.split()[0] for s in statements.sql] == ["SELECT"]
+    async with engine.connect() as connection:
+        assert await connection.scalar(select(review_schedules.c.card)) == card
+
+
+async def test_a_skip_saves_the_session_and_schedules_the_review_in_one_transaction(
+    engine: AsyncEngine, service: InterviewService, statements: Statements
+) -> None:
+    session_id = await _start(service)
+    statements.reset()
+    view = await service.skip(session_id, USER)
+    assert view.prompt is not None and view.prompt.number == 2
+    assert [s.split()[0] for s in statements.sql] == ["SELECT", "UPDATE", "SELECT", "INSERT"]
+    assert statements.transactions == 2
+    assert await _count(engine, review_schedules) == 1
+
+
+# --- concurrent actions
+
+
+async def test_a_double_submitted_answer_is_stored_once(engine: AsyncEngine, service: InterviewService) -> None:
+    session_id = await _start(service)
+    results = await asyncio.gather(
+        service.submit_answer(session_id, USER, "first click"),
+        service.submit_answer(session_id, USER, "second click"),
+        return_exceptions=True,
+    )
+    stored = [r for r in results if isinstance(r, Attempt)]
+    refused = [r for r in results if isinstance(r, UserFacingError)]
+    assert len(stored) == 1 and len(refused) == 1, results
+    assert "no question waiting" in refused[0].message
+    assert await _stored_attempts(engine) == [stored[0].id]
+    assert await _count(engine, grading_jobs) == 1
+    view = await service.get(session_id)
+    assert (view.session.state, view.session.pending_attempt_id) == (SessionState.GRADING, stored[0].id)
+
+
+async def test_two_submits_decided_on_the_same_read_store_one_answer(
+    engine: AsyncEngine, service: InterviewService
+) -> None:
+    session_id = await _start(service)
+    first, second = [await service.awaiting_answer(session_id, USER) for _ in range(2)]
+    results = await asyncio.gather(
+        service.submit_to(first, "first"), service.submit_to(second, "second"), return_exceptions=True
+    )
+    assert sorted(type(r).__name__ for r in results) == ["Attempt", "UserFacingError"], results
+    assert len(await _stored_attempts(engine)) == 1
+    assert await _count(engine, grading_jobs) == 1
+
+
+async def test_an_answer_to_a_question_skipped_meanwhile_is_not_stored(
+    engine: AsyncEngine, service: InterviewService
+) -> None:
+    session_id = await _start(service)
+    typed_for_the_first: SessionView = await service.awaiting_answer(session_id, USER)
+    moved_on = await service.skip(session_id, USER)
+    with pytest.raises(MovedOnError):
+        await service.submit_to(typed_for_the_first, "meant for question 1")
+    assert await _stored_attempts(engine) == []
+    view = await service.get(session_id)
+    assert view.session.state == SessionState.AWAITING_ANSWER and view.session.current == moved_on.session.current
+    assert [r.outcome for r in view.session.results] == [ItemOutcome.SKIPPED]
+
+
+async def test_a_submit_racing_a_skip_applies_exactly_one_of_them(
+    engine: AsyncEngine, service: InterviewService
+) -> None:
+    session_id = await _start(service)
+    view = await service.awaiting_answer(session_id, USER)
+    answer, skip = await asyncio.gather(
+        service.submit_to(view, "my answer"), service.skip(session_id, USER), return_exceptions=True
+    )
+    final = (await service.get(session_id)).session
+    if isinstance(answer, Attempt):  # the answer won: the skip found nothing waiting
+        assert isinstance(skip, UserFacingError)
+        assert (final.state, final.pending_attempt_id, final.results) == (SessionState.GRADING, answer.id, [])
+        assert await _stored_attempts(engine) == [answer.id]
+    else:  # the skip won: the answer was not stored, and not moved onto the next question either
+        assert isinstance(answer, MovedOnError) and isinstance(skip, SessionView)
+        assert [r.outcome for r in final.results] == [ItemOutcome.SKIPPED] and final.position == 1
+        assert await _stored_attempts(engine) == []
+
+
+async def test_two_skips_decided_on_the_same_state_skip_one_question(
+    service: InterviewService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session_id = await _start(service)
+    sessions = service.sessions
+    save = sessions.save
+    second: list[SessionView] = []
+
+    async def other_skip_first(record: Any, **options: Any) -> Any:
+        monkeypatch.setattr(sessions, "save", save)
+        second.append(await service.skip(session_id, USER))  # read the same state, saved first
+        return await save(record, **options)
+
+    monkeypatch.setattr(sessions, "save", other_skip_first)
+    with pytest.raises(MovedOnError):  # re-read: question 2 is up now, and this click was for question 1
+        await service.skip(session_id, USER)
+    final = (await service.get(session_id)).session
+    assert (final.position, len(final.results)) == (1, 1)
+    assert final.current == second[0].session.current
+
+
+async def test_a_hint_saved_between_the_read_and_the_save_of_an_answer_is_kept_and_counted(
+    service: InterviewService,
+) -> None:
+    session_id = await _start(service)
+    view = await service.awaiting_answer(session_id, USER)  # the answer is decided on this read...
+    await service.hint(session_id, USER)  # ...then a hint lands first
+    attempt = await service.submit_to(view, "my answer")  # re-decided on the fresh read: same question
+    assert attempt.hints_used == 1
+    final = (await service.get(session_id)).session
+    assert (final.state, final.pending_attempt_id) == (SessionState.GRADING, attempt.id)
+
+
+async def test_a_grade_arriving_as_the_interview_ends_never_reopens_it(
+    service: InterviewService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session_id = await _start(service)
+    graded = await _graded(service, await service.submit_answer(session_id, USER, "my answer"))
+    sessions = service.sessions
+    save = sessions.save
+
+    async def end_first(record: Any, **options: Any) -> Any:
+        monkeypatch.setattr(sessions, "save", save)
+        await service.end(session_id, USER)  # lands between record_grade's read and its save
+        return await save(record, **options)
+
+    monkeypatch.setattr(sessions, "save", end_first)
+    assert await service.record_grade(graded) is None  # re-read: the session is over, nothing to record
+    final = await service.get(session_id)
+    assert (final.session.state, final.record.active) == (SessionState.FINISHED, False)
+
+
+async def test_a_grade_and_an_end_at_once_leave_the_interview_ended(service: InterviewService) -> None:
+    session_id = await _start(service)
+    graded = await _graded(service, await service.submit_answer(session_id, USER, "my answer"))
+    await asyncio.gather(service.record_grade(graded), service.end(session_id, USER))
+    final = await service.get(session_id)
+    assert (final.session.state, final.record.active) == (SessionState.FINISHED, False)
+
+
+async def test_a_grade_outside_a_session_schedules_its_review_in_one_write_transaction(
+    engine: AsyncEngine, service: InterviewService, statements: Statements
+) -> None:
+    repo: SqlAttemptRepository = service.attempts  # type: ignore[assignment]
+    answer = await repo.submit_answer(submission(USER, question_id="alpha.q1"))
+    graded = await _graded(service, answer, score=9.0)
+    statements.reset()
+    assert await service.record_grade(graded) is None
+    assert [s.split()[0] for s in statements.sql] == ["INSERT", "SELECT", "INSERT"]  # the user, the card, the card
+    assert statements.transactions == 1
+    async with engine.connect() as connection:
+        row = (await connection.execute(select(review_schedules))).one()
+    assert (row.user_id, row.question_id, row.last_score) == (USER, "alpha.q1", 9.0)
