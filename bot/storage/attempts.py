@@ -6,9 +6,10 @@ import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, case, func, insert, or_, select, update
+from sqlalchemy import Row, Select, and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.core.errors import InterviewError
@@ -24,6 +25,13 @@ class QuotaReading:
 
     user_today: int | None = None
     guild_settings: dict[str, Any] | None = None
+
+
+# The per-answer statements are built once: a statement object keeps its SQLAlchemy cache key, so running it again
+# skips re-coercing and re-keying it (issue 8); each execution passes only its parameters.
+_INSERT_ATTEMPT = insert(attempts).returning(attempts.c.id)
+_INSERT_ATTEMPTS = insert(attempts).returning(attempts.c.id, sort_by_parameter_order=True)
+_INSERT_GRADING_JOBS = insert(grading_jobs)
 
 
 class AttemptNotFoundError(InterviewError):
@@ -145,21 +153,49 @@ async def insert_answers(
     """Insert the attempts and their queued grading jobs on `connection` (the caller's transaction; their users
     must exist)."""
     if len(submissions) == 1:
-        ids = [await connection.scalar(insert(attempts).returning(attempts.c.id), _attempt_values(submissions[0], now))]
+        ids = [await connection.scalar(_INSERT_ATTEMPT, _attempt_values(submissions[0], now))]
     else:
-        result = await connection.execute(
-            insert(attempts).returning(attempts.c.id, sort_by_parameter_order=True),
-            [_attempt_values(s, now) for s in submissions],
-        )
+        result = await connection.execute(_INSERT_ATTEMPTS, [_attempt_values(s, now) for s in submissions])
         ids = list(result.scalars())
     await connection.execute(
-        insert(grading_jobs),
+        _INSERT_GRADING_JOBS,
         [
             {"attempt_id": attempt_id, "status": "queued", "available_at": now, "created_at": now, "updated_at": now}
             for attempt_id in ids
         ],
     )
     return [_new_attempt(int(i), s, now) for i, s in zip(ids, submissions, strict=True)]
+
+
+@cache
+def _llm_count(*, by_user: bool, by_guild: bool) -> Select[Any]:
+    """Answers since `:since` (by `:user_id`, in `:guild_id`) that the LLM grades or graded (see
+    `count_for_llm_quota`); one statement per filter combination, built once."""
+    query = select(func.count()).select_from(attempts).where(attempts.c.created_at >= bindparam("since"))
+    if by_user:
+        query = query.where(attempts.c.user_id == bindparam("user_id"))
+    if by_guild:
+        query = query.where(attempts.c.guild_id == bindparam("guild_id"))
+    return query.where(or_(attempts.c.grader.is_(None), attempts.c.grader != "offline"))
+
+
+@cache
+def _quota_reading_query(*, count_user: bool, with_guild: bool) -> Select[Any]:
+    """The `quota_reading` statement for the parts asked for (one per combination, built once)."""
+    parts: list[Any] = []
+    if count_user:
+        parts.append(_llm_count(by_user=True, by_guild=False).scalar_subquery().label("user_today"))
+    if with_guild:
+        settings = select(guilds.c.settings).where(guilds.c.id == bindparam("guild_id"))
+        parts.append(settings.scalar_subquery().label("guild_settings"))
+    return select(*parts)
+
+
+@cache
+def _guild_llm_counts_query() -> Select[Any]:
+    """(`:user_id`'s, everyone's) LLM answers in `:guild_id` since `:since`."""
+    mine = func.coalesce(func.sum(case((attempts.c.user_id == bindparam("user_id"), 1), else_=0)), 0)
+    return _llm_count(by_user=False, by_guild=True).with_only_columns(mine, func.count())
 
 
 class SqlAttemptRepository:
@@ -221,33 +257,21 @@ class SqlAttemptRepository:
     ) -> int:
         """Answers submitted at or after `since` by `user_id` and/or in `guild_id` that the LLM grades or graded:
         pending ones count (they are about to spend), ones the offline grader graded by choice don't."""
-        query = self._llm_count(since, user_id=user_id, guild_id=guild_id)
+        query = _llm_count(by_user=user_id is not None, by_guild=guild_id is not None)
+        parameters = {"since": since, "user_id": user_id, "guild_id": guild_id}
         async with self.engine.connect() as connection:
-            return int((await connection.execute(query)).scalar_one())
-
-    @staticmethod
-    def _llm_count(since: datetime, *, user_id: int | None = None, guild_id: int | None = None) -> Select[Any]:
-        query = select(func.count()).select_from(attempts).where(attempts.c.created_at >= since)
-        if user_id is not None:
-            query = query.where(attempts.c.user_id == user_id)
-        if guild_id is not None:
-            query = query.where(attempts.c.guild_id == guild_id)
-        return query.where(or_(attempts.c.grader.is_(None), attempts.c.grader != "offline"))
+            return int((await connection.execute(query, parameters)).scalar_one())
 
     async def quota_reading(
         self, since: datetime, user_id: int, *, count_user: bool, guild_id: int | None = None
     ) -> QuotaReading:
         """In one statement: `user_id`'s LLM answers since `since` (when `count_user`) and the stored settings of
         `guild_id` (when given), which say whether the guild caps apply. Asked for nothing, it issues no query."""
-        parts: dict[str, Any] = {}
-        if count_user:
-            parts["user_today"] = self._llm_count(since, user_id=user_id).scalar_subquery()
-        if guild_id is not None:
-            parts["guild_settings"] = select(guilds.c.settings).where(guilds.c.id == guild_id).scalar_subquery()
-        if not parts:
+        if not count_user and guild_id is None:
             return QuotaReading()
+        query = _quota_reading_query(count_user=count_user, with_guild=guild_id is not None)
         async with self.engine.connect() as connection:
-            row = (await connection.execute(select(*(value.label(key) for key, value in parts.items())))).one()
+            row = (await connection.execute(query, {"since": since, "user_id": user_id, "guild_id": guild_id})).one()
         values = row._asdict()
         settings = values.get("guild_settings")
         return QuotaReading(
@@ -257,10 +281,9 @@ class SqlAttemptRepository:
 
     async def guild_llm_counts(self, since: datetime, guild_id: int, user_id: int) -> tuple[int, int]:
         """(`user_id`'s, everyone's) LLM answers in `guild_id` since `since`, counted in one statement."""
-        mine = func.coalesce(func.sum(case((attempts.c.user_id == user_id, 1), else_=0)), 0)
-        query = self._llm_count(since, guild_id=guild_id).with_only_columns(mine, func.count())
+        parameters = {"since": since, "guild_id": guild_id, "user_id": user_id}
         async with self.engine.connect() as connection:
-            member, everyone = (await connection.execute(query)).one()
+            member, everyone = (await connection.execute(_guild_llm_counts_query(), parameters)).one()
         return int(member), int(everyone)
 
     async def history(

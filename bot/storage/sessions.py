@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -21,6 +21,20 @@ from bot.storage.attempts import ensure_user, insert_answers
 from bot.storage.engine import write_transaction
 from bot.storage.progress import reschedule_review
 from bot.storage.tables import interview_sessions
+
+# The per-answer statements are built once: a statement object keeps its SQLAlchemy cache key, so running it again
+# skips re-coercing and re-keying it (issue 8); each execution passes only its parameters.
+_SESSION_BY_ID = select(interview_sessions).where(interview_sessions.c.id == bindparam("session_id"))
+_SESSION_VERSION = select(interview_sessions.c.version).where(interview_sessions.c.id == bindparam("session_id"))
+# The SET columns are the parameters' column keys (`_mutable_values`); the version is bumped in SQL.
+_SAVE_IF_AT_VERSION = (
+    update(interview_sessions)
+    .where(
+        interview_sessions.c.id == bindparam("session_id"),
+        interview_sessions.c.version == bindparam("read_version"),
+    )
+    .values(version=interview_sessions.c.version + 1)
+)
 
 
 def session_from_row(row: Row[Any]) -> SessionRecord:
@@ -65,14 +79,12 @@ async def _update(connection: AsyncConnection, record: SessionRecord, now: datet
     """Save `record` on `connection` if the row is still at `record.version`; returns the stored record."""
     if record.id is None:
         raise SessionNotFoundError(None)
-    version = interview_sessions.c.version
     result = await connection.execute(
-        update(interview_sessions)
-        .where(interview_sessions.c.id == record.id, version == record.version)
-        .values(_mutable_values(record, now) | {"version": record.version + 1})
+        _SAVE_IF_AT_VERSION,
+        _mutable_values(record, now) | {"session_id": record.id, "read_version": record.version},
     )
     if result.rowcount != 1:
-        found = await connection.scalar(select(version).where(interview_sessions.c.id == record.id))
+        found = await connection.scalar(_SESSION_VERSION, {"session_id": record.id})
         raise SessionNotFoundError(record.id) if found is None else StaleSessionError(record.id)
     return record.model_copy(update={"updated_at": now, "version": record.version + 1})
 
@@ -123,9 +135,7 @@ class SqlSessionRepository:
 
     async def get(self, session_id: int) -> SessionRecord:
         async with self.engine.connect() as connection:
-            row = (
-                await connection.execute(select(interview_sessions).where(interview_sessions.c.id == session_id))
-            ).first()
+            row = (await connection.execute(_SESSION_BY_ID, {"session_id": session_id})).first()
         if row is None:
             raise SessionNotFoundError(session_id)
         return session_from_row(row)
