@@ -30,6 +30,7 @@ from bot.discord_app.observe import InteractionMeter
 from bot.discord_app.runtime import Runtime
 from bot.discord_app.tasks import spawn
 from bot.discord_app.tree import InterviewTree
+from bot.discord_app.ui import note_modal_claim
 from bot.discord_app.warmup import start_warm_up
 from bot.ops.metrics import METRICS, MeteredGrader
 from bot.pipeline import GradingWorker, Notifier, default_worker_id
@@ -217,6 +218,7 @@ class InterviewBot(commands.Bot):
         # counted and its acknowledgement timer registered before it can possibly be acknowledged.
         if event_name == "interaction" and args:
             self.meter.received(args[0], self.tree)
+            note_modal_claim(args[0], self.modal_is_registered)
         super().dispatch(event_name, *args, **kwargs)
 
     @property

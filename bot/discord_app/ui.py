@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -69,6 +70,18 @@ def submitted_value(data: dict[str, Any]) -> str:
     return ""
 
 
+MODAL_CLAIMED = "mockinterview_modal_claimed"
+
+
+def note_modal_claim(interaction: discord.Interaction, is_registered: Callable[[str], bool]) -> None:
+    """Record whether discord.py had a modal for this submit when it dispatched it (just before this event).
+
+    A listener that asked later could be wrong: a submit racing the bot's own `send_modal` is discarded by
+    discord.py (modal not stored yet), and by the time the listener runs `send_modal` may have stored it."""
+    if interaction.type == discord.InteractionType.modal_submit and isinstance(interaction.data, dict):
+        interaction.extras[MODAL_CLAIMED] = is_registered(str(interaction.data.get("custom_id", "")))
+
+
 def orphan_modal_submit(
     bot: InterviewBot, interaction: discord.Interaction, pattern: re.Pattern[str]
 ) -> tuple[re.Match[str], str] | None:
@@ -78,6 +91,8 @@ def orphan_modal_submit(
         return None
     custom_id = str(interaction.data.get("custom_id", ""))
     match = pattern.fullmatch(custom_id)
-    if match is None or bot.modal_is_registered(custom_id):
+    # Decided when discord.py dispatched the submit (`InterviewBot.dispatch`), not now: see `note_modal_claim`.
+    claimed = interaction.extras.get(MODAL_CLAIMED, bot.modal_is_registered(custom_id))
+    if match is None or claimed:
         return None
     return match, submitted_value(dict(interaction.data))

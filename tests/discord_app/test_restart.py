@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from tests.discord_app.conftest import bot_messages, custom_ids, embed_titles
 from tests.fakes.discord_server import FakeDiscord
 
@@ -64,3 +67,30 @@ async def test_gateway_resume_mid_interview_keeps_the_session_going(fake: FakeDi
         hint = await fake.click(f"iv:hint:{session_id}", user=user, message=question)
         assert (await hint.wait_callback(timeout=10)).status == 200
         assert fake.resume_count == 1
+
+
+async def test_a_submit_racing_the_bots_own_modal_registration_is_still_taken(fake: FakeDiscord, launch) -> None:
+    """discord.py stores a modal only once Discord has answered `send_modal`. A submit parsed before that is
+    discarded by discord.py; if the modal is stored before the bot's listener runs, the listener must still
+    know that nobody took the answer. The interleaving is forced by storing the modal right after discord.py's
+    own dispatch and before the listeners run, which is what happens when both arrive in one event-loop turn."""
+    user = fake.make_user("quick-fingers")
+    async with launch() as bot:
+        _, question, session_id = await _question_in_thread(fake, user)
+        press = await fake.click(f"iv:answer:{session_id}", user=user, message=question)
+        assert (await press.wait_callback()).json["type"] == 9
+        store = bot._connection._view_store
+        custom_id = press.callback.json["data"]["custom_id"]
+        await fake.wait_until(lambda: custom_id in store._modals, 5, "the modal stored")
+        modal = store._modals.pop(custom_id)  # as if `send_modal` were still waiting for Discord's answer
+        discord_dispatch = store.dispatch_modal
+
+        def dispatch_then_store(custom_id: str, *args: Any) -> None:
+            discord_dispatch(custom_id, *args)  # no modal stored: discord.py discards the submit
+            # `send_modal` finishes in the same loop turn: after this event is parsed, before its listeners run.
+            asyncio.get_running_loop().call_soon(store._modals.__setitem__, custom_id, modal)
+
+        store.dispatch_modal = dispatch_then_store
+        submit = await fake.submit_modal(press, "Submitted the instant the form appeared.")
+        assert (await submit.wait_callback()).json["type"] == 5
+        assert "Answer saved" in (await submit.wait_webhook("POST")).json["content"]

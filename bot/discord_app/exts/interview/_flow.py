@@ -29,7 +29,7 @@ from bot.discord_app.exts.interview._render import (
     reveal_message,
     share_embed,
 )
-from bot.discord_app.replies import NO_MENTIONS, send_reply
+from bot.discord_app.replies import NO_MENTIONS, defer, send_reply
 from bot.ops import metrics
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ class InterviewFlow:
         count: int = 5,
     ) -> None:
         context, transport = self.context_of(interaction)
-        await interaction.response.defer(ephemeral=self.ephemeral_for(transport), thinking=True)
+        await defer(interaction, ephemeral=self.ephemeral_for(transport), thinking=True)
         active = await self.service.active(interaction.user.id, context)
         if active is not None and active.record.id is not None and _finished_practice(active):
             await self.service.end(active.record.id, interaction.user.id)  # its feedback is shown: make room
@@ -142,7 +142,7 @@ class InterviewFlow:
 
     async def end_active(self, interaction: discord.Interaction) -> None:
         context, transport = self.context_of(interaction)
-        await interaction.response.defer(ephemeral=self.ephemeral_for(transport), thinking=True)
+        await defer(interaction, ephemeral=self.ephemeral_for(transport), thinking=True)
         active = await self.service.active(interaction.user.id, context)
         if active is None or active.record.id is None:
             raise UserFacingError("You have no interview running here.")
@@ -156,11 +156,11 @@ class InterviewFlow:
             await self.open_answer_modal(interaction, session_id)
             return
         if action == "hint":
-            await interaction.response.defer(ephemeral=True, thinking=True)
+            await defer(interaction, ephemeral=True, thinking=True)
             hint = await self.service.hint(session_id, interaction.user.id)
             await interaction.followup.send(f"💡 {hint}", ephemeral=True, allowed_mentions=NO_MENTIONS)
             return
-        await interaction.response.defer()  # a deferred update of the message holding the button
+        await defer(interaction)  # a deferred update of the message holding the button
         user_id = interaction.user.id
         if action == "skip":
             view = await self.service.skip(session_id, user_id)
@@ -246,7 +246,7 @@ class InterviewFlow:
 
     async def submit_from_modal(self, interaction: discord.Interaction, session_id: int, text: str) -> None:
         # Acknowledge first: in a burst of submits the database reads queue up, and Discord allows only 3 s.
-        await interaction.response.defer(ephemeral=self.ephemeral_reply(interaction), thinking=True)
+        await defer(interaction, ephemeral=self.ephemeral_reply(interaction), thinking=True)
         # The session is read once: checked (owner, a question waiting), then used for the caps and the save.
         view = await self.service.awaiting_answer(session_id, interaction.user.id)
         ephemeral = self._ephemeral_view(view)
