@@ -94,6 +94,11 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
 
 def dialect_insert(connection: AsyncConnection, table: Table) -> Any:  # noqa: ANN401 - a dialect Insert
     """The dialect's INSERT for `table`, which has ON CONFLICT DO NOTHING / DO UPDATE on both engines."""
-    if connection.dialect.name == "postgresql":
+    return named_dialect_insert(connection.dialect.name, table)
+
+
+def named_dialect_insert(dialect: str, table: Table) -> Any:  # noqa: ANN401 - a dialect Insert
+    """`dialect_insert` by dialect name, for a statement built once per dialect (cached by that name)."""
+    if dialect == "postgresql":
         return pg_insert(table)
     return sqlite_insert(table)

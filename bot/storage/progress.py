@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import bindparam, case, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.core.models import (
@@ -20,7 +21,7 @@ from bot.core.models import (
 )
 from bot.core.ports import Clock, ReviewChange, SystemClock
 from bot.storage.attempts import ensure_user
-from bot.storage.engine import dialect_insert, write_transaction
+from bot.storage.engine import named_dialect_insert, write_transaction
 from bot.storage.tables import attempts, guilds, review_schedules, users
 
 ANSWER_POINTS = 1.0  # per distinct question answered in the period, on top of the best score (0-10) on it
@@ -66,13 +67,33 @@ def streak_from_days(days: set[date], today: date, timezone: str) -> Streak:
     return Streak(current=current, longest=longest, last_day=last, practised_today=last == today, timezone=timezone)
 
 
+# The per-answer review statements are built once: a statement object keeps its SQLAlchemy cache key, so running
+# it again skips re-coercing and re-keying it (issue 8); each execution passes only its parameters.
+_REVIEW_CARD_FOR_UPDATE = (
+    select(review_schedules.c.card)
+    .where(
+        review_schedules.c.user_id == bindparam("review_user_id"),
+        review_schedules.c.question_id == bindparam("review_question_id"),
+    )
+    .with_for_update()
+)
+_REVIEW_CHANGES = ("card", "due_at", "last_score", "updated_at")
+
+
+@cache
+def _review_upsert(dialect: str) -> Any:  # noqa: ANN401 - a dialect Insert
+    """INSERT a (user, question) card, or on conflict set its `_REVIEW_CHANGES` to the new row's values."""
+    insert = named_dialect_insert(dialect, review_schedules)
+    return insert.on_conflict_do_update(
+        index_elements=["user_id", "question_id"], set_={key: insert.excluded[key] for key in _REVIEW_CHANGES}
+    )
+
+
 async def reschedule_review(connection: AsyncConnection, change: ReviewChange, now: datetime) -> None:
     """Apply `change` on `connection` (the caller's write transaction; the user must exist): the stored card is
     read, locked on PostgreSQL so two reviews of one card apply one after the other, rescheduled and stored."""
     card = await connection.scalar(
-        select(review_schedules.c.card)
-        .where(review_schedules.c.user_id == change.user_id, review_schedules.c.question_id == change.question_id)
-        .with_for_update()
+        _REVIEW_CARD_FOR_UPDATE, {"review_user_id": change.user_id, "review_question_id": change.question_id}
     )
     updated, due_at = change.reschedule(card if isinstance(card, dict) else None)
     await _upsert_review(connection, change.user_id, change.question_id, updated, due_at, change.score, now)
@@ -95,12 +116,7 @@ async def _upsert_review(
         "last_score": last_score,
         "updated_at": now,
     }
-    changes = {key: values[key] for key in ("card", "due_at", "last_score", "updated_at")}
-    await connection.execute(
-        dialect_insert(connection, review_schedules)
-        .values(values)
-        .on_conflict_do_update(index_elements=["user_id", "question_id"], set_=changes)
-    )
+    await connection.execute(_review_upsert(connection.dialect.name), values)
 
 
 class SqlProgressRepository:
