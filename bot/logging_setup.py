@@ -142,5 +142,6 @@ def configure_logging(level: str = "INFO", fmt: str = "text", secrets: Iterable[
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Chatty libraries: their INFO lines drown the bot's own.
-    for noisy in ("discord.http", "discord.gateway", "httpx", "openai", "alembic.runtime.migration"):
+    # openai 3 sends through httpx2 (httpcore2), which logs under its own names.
+    for noisy in ("discord.http", "discord.gateway", "httpx", "httpx2", "openai", "alembic.runtime.migration"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

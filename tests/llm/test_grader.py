@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import logging
 
 import pytest
 
@@ -15,6 +17,7 @@ from bot.llm.factory import build_client
 from bot.llm.grader import ANSWER_CUT_FLAG, OpenAIGrader
 from bot.llm.limits import TokenRateLimiter
 from bot.llm.tokens import count_message_tokens, encoding_for_model
+from bot.logging_setup import configure_logging
 from bot.settings import DEFAULT_PRICES
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.llm.conftest import GOOD_ANSWER, RECORDED_BODY, llm_settings
@@ -341,3 +344,18 @@ async def test_the_connection_pool_holds_as_many_connections_as_the_llm_concurre
         await client.close()
     assert raw_openai.max_in_flight == 2
     assert len({request.peer for request in raw_openai.raw}) == 2
+
+
+async def test_grading_at_info_level_logs_no_line_per_http_request(fake_openai, make_grader, rubric):
+    """The SDK's transport (httpx2) logs every request at INFO; the bot's logs keep to its own lines."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    try:
+        configure_logging("INFO", "text", secrets=())
+        buffer = io.StringIO()
+        root.handlers[0].setStream(buffer)
+        await make_grader(fake_openai).grade(rubric, GOOD_ANSWER)
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+    assert "HTTP Request" not in buffer.getvalue()
