@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Row, and_, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Integer, Row, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.core.models import Attempt, AttemptStatus, ClaimedJob, GradeResult, PendingDelivery
@@ -38,6 +38,58 @@ FailOutcome = Literal["retry", "failed", "lost"]
 
 DEFAULT_MAX_TRIES = 5
 DEFAULT_MAX_DELIVERY_TRIES = 8
+
+
+# The statements every answer runs are built once: a statement object keeps its SQLAlchemy cache key, so running it
+# again skips re-coercing and re-keying it (issue 8); each execution passes only its parameters.
+_claimable_jobs = (
+    select(grading_jobs.c.id)
+    .where(grading_jobs.c.status == "queued", grading_jobs.c.available_at <= bindparam("now"))
+    .order_by(grading_jobs.c.available_at, grading_jobs.c.id)
+    .limit(bindparam("claim_limit", type_=Integer))
+    .with_for_update(skip_locked=True)
+    # A materialized CTE runs once. As a plain `IN (subquery)`, PostgreSQL may rescan it, and with SKIP LOCKED
+    # each rescan finds *other* rows: one claim could lease more than `limit` jobs.
+    .cte("claimable")
+    .prefix_with("MATERIALIZED")
+)
+_LEASE_JOBS = (
+    update(grading_jobs)
+    .where(grading_jobs.c.id.in_(select(_claimable_jobs.c.id)), grading_jobs.c.status == "queued")
+    .values(
+        status="leased",
+        lease_owner=bindparam("worker_id"),
+        lease_expires_at=bindparam("expires"),
+        tries=grading_jobs.c.tries + 1,
+        updated_at=bindparam("now"),
+    )
+    .returning(grading_jobs.c.id, grading_jobs.c.attempt_id, grading_jobs.c.tries)
+)
+_ATTEMPTS_BY_IDS = select(attempts).where(attempts.c.id.in_(bindparam("attempt_ids", expanding=True)))
+
+_free_deliveries = and_(
+    attempts.c.delivery_status == "pending",
+    or_(attempts.c.delivery_lease_expires_at.is_(None), attempts.c.delivery_lease_expires_at <= bindparam("now")),
+)
+_deliverable = (
+    select(attempts.c.id)
+    .where(_free_deliveries)
+    .order_by(attempts.c.id)
+    .limit(bindparam("claim_limit", type_=Integer))
+    .with_for_update(skip_locked=True)
+    .cte("deliverable")
+    .prefix_with("MATERIALIZED")  # run once: see _claimable_jobs
+)
+_LEASE_DELIVERIES = (
+    update(attempts)
+    .where(attempts.c.id.in_(select(_deliverable.c.id)), _free_deliveries)
+    .values(
+        delivery_lease_owner=bindparam("worker_id"),
+        delivery_lease_expires_at=bindparam("expires"),
+        delivery_tries=attempts.c.delivery_tries + 1,
+    )
+    .returning(attempts)
+)
 
 
 def _delivery_status(delivery: object) -> str:
@@ -77,37 +129,13 @@ class SqlGradingQueue:
             return []
         now = self.clock.now()
         expires = now + timedelta(seconds=lease_seconds)
-        candidates = (
-            select(grading_jobs.c.id)
-            .where(grading_jobs.c.status == "queued", grading_jobs.c.available_at <= now)
-            .order_by(grading_jobs.c.available_at, grading_jobs.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            # A materialized CTE runs once. As a plain `IN (subquery)`, PostgreSQL may rescan it, and with
-            # SKIP LOCKED each rescan finds *other* rows: one claim could lease more than `limit` jobs.
-            .cte("claimable")
-            .prefix_with("MATERIALIZED")
-        )
+        lease = {"now": now, "claim_limit": limit, "worker_id": worker_id, "expires": expires}
         async with write_transaction(self.engine) as connection:
-            leased = (
-                await connection.execute(
-                    update(grading_jobs)
-                    .where(grading_jobs.c.id.in_(select(candidates.c.id)), grading_jobs.c.status == "queued")
-                    .values(
-                        status="leased",
-                        lease_owner=worker_id,
-                        lease_expires_at=expires,
-                        tries=grading_jobs.c.tries + 1,
-                        updated_at=now,
-                    )
-                    .returning(grading_jobs.c.id, grading_jobs.c.attempt_id, grading_jobs.c.tries)
-                )
-            ).all()
+            leased = (await connection.execute(_LEASE_JOBS, lease)).all()
             if not leased:
                 return []
-            rows = (
-                await connection.execute(select(attempts).where(attempts.c.id.in_([job.attempt_id for job in leased])))
-            ).all()
+            attempt_ids = [job.attempt_id for job in leased]
+            rows = (await connection.execute(_ATTEMPTS_BY_IDS, {"attempt_ids": attempt_ids})).all()
         by_id = {row.id: attempt_from_row(row) for row in rows}
         jobs = [
             ClaimedJob(
@@ -177,7 +205,7 @@ class SqlGradingQueue:
                 ],
             )
             attempt_ids = [job.attempt.id for job, _ in held]
-            rows = (await connection.execute(select(attempts).where(attempts.c.id.in_(attempt_ids)))).all()
+            rows = (await connection.execute(_ATTEMPTS_BY_IDS, {"attempt_ids": attempt_ids})).all()
         graded = {row.id: attempt_from_row(row) for row in rows}
         return [graded[job.attempt.id] if job.job_id in delivery_status else None for job, _ in results]
 
@@ -319,32 +347,10 @@ class SqlGradingQueue:
         if limit <= 0:
             return []
         now = self.clock.now()
-        free = and_(
-            attempts.c.delivery_status == "pending",
-            or_(attempts.c.delivery_lease_expires_at.is_(None), attempts.c.delivery_lease_expires_at <= now),
-        )
-        candidates = (
-            select(attempts.c.id)
-            .where(free)
-            .order_by(attempts.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .cte("deliverable")
-            .prefix_with("MATERIALIZED")  # run once: see claim_jobs
-        )
+        expires = now + timedelta(seconds=lease_seconds)
+        lease = {"now": now, "claim_limit": limit, "worker_id": worker_id, "expires": expires}
         async with write_transaction(self.engine) as connection:
-            rows = (
-                await connection.execute(
-                    update(attempts)
-                    .where(attempts.c.id.in_(select(candidates.c.id)), free)
-                    .values(
-                        delivery_lease_owner=worker_id,
-                        delivery_lease_expires_at=now + timedelta(seconds=lease_seconds),
-                        delivery_tries=attempts.c.delivery_tries + 1,
-                    )
-                    .returning(attempts)
-                )
-            ).all()
+            rows = (await connection.execute(_LEASE_DELIVERIES, lease)).all()
         return sorted((self._pending(row) for row in rows), key=lambda item: item.attempt.id)
 
     @staticmethod
