@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Integer, Row, and_, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Integer, Row, and_, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.core.models import Attempt, AttemptStatus, ClaimedJob, GradeResult, PendingDelivery
@@ -66,6 +66,24 @@ _LEASE_JOBS = (
     .returning(grading_jobs.c.id, grading_jobs.c.attempt_id, grading_jobs.c.tries)
 )
 _ATTEMPTS_BY_IDS = select(attempts).where(attempts.c.id.in_(bindparam("attempt_ids", expanding=True)))
+_STORE_GRADES = update(attempts).where(attempts.c.id == bindparam("graded_attempt_id"))  # SET: each row's keys
+# A batch names its leases as (id, owner, try) rows, so one statement serves every batch size; `id IN` alone
+# keeps the primary-key lookup (SQLite would otherwise scan the status index for the row-value IN).
+_FINISH_HELD_JOBS = (
+    update(grading_jobs)
+    .where(
+        grading_jobs.c.id.in_(bindparam("job_ids", expanding=True)),
+        grading_jobs.c.status == "leased",
+        tuple_(grading_jobs.c.id, grading_jobs.c.lease_owner, grading_jobs.c.tries).in_(
+            bindparam("leases", expanding=True)
+        ),
+    )
+    .values(status="done", lease_owner=None, lease_expires_at=None, last_error=None, updated_at=bindparam("now"))
+    .returning(
+        grading_jobs.c.id,
+        select(attempts.c.delivery).where(attempts.c.id == grading_jobs.c.attempt_id).scalar_subquery(),
+    )
+)
 
 _free_deliveries = and_(
     attempts.c.delivery_status == "pending",
@@ -79,6 +97,23 @@ _deliverable = (
     .with_for_update(skip_locked=True)
     .cte("deliverable")
     .prefix_with("MATERIALIZED")  # run once: see _claimable_jobs
+)
+_MARK_HELD_DELIVERED = (  # the leases as (id, owner, try) rows: see _FINISH_HELD_JOBS
+    update(attempts)
+    .where(
+        attempts.c.id.in_(bindparam("attempt_ids", expanding=True)),
+        attempts.c.delivery_status == "pending",
+        tuple_(attempts.c.id, attempts.c.delivery_lease_owner, attempts.c.delivery_tries).in_(
+            bindparam("leases", expanding=True)
+        ),
+    )
+    .values(
+        delivery_status="delivered",
+        delivered_at=bindparam("now"),
+        delivery_lease_owner=None,
+        delivery_lease_expires_at=None,
+    )
+    .returning(attempts.c.id)
 )
 _LEASE_DELIVERIES = (
     update(attempts)
@@ -177,14 +212,13 @@ class SqlGradingQueue:
         if not results:
             return []
         now = self.clock.now()
-        target = select(attempts.c.delivery).where(attempts.c.id == grading_jobs.c.attempt_id).scalar_subquery()
+        leases = {
+            "job_ids": [job.job_id for job, _ in results],
+            "leases": [(job.job_id, job.lease_owner, job.tries) for job, _ in results],
+            "now": now,
+        }
         async with write_transaction(self.engine) as connection:
-            finished = await connection.execute(
-                update(grading_jobs)
-                .where(or_(*(self._holds(job) for job, _ in results)))
-                .values(status="done", lease_owner=None, lease_expires_at=None, last_error=None, updated_at=now)
-                .returning(grading_jobs.c.id, target)
-            )
+            finished = await connection.execute(_FINISH_HELD_JOBS, leases)
             delivery_status = {job_id: _delivery_status(delivery) for job_id, delivery in finished}
             # In attempt-id order, so concurrent batches lock their rows in the same order.
             held = sorted(
@@ -194,7 +228,7 @@ class SqlGradingQueue:
             if not held:
                 return [None] * len(results)
             await connection.execute(
-                update(attempts).where(attempts.c.id == bindparam("graded_attempt_id")),
+                _STORE_GRADES,
                 [
                     {
                         "graded_attempt_id": job.attempt.id,
@@ -381,18 +415,13 @@ class SqlGradingQueue:
         if not items:
             return []
         now = self.clock.now()
+        leases = {
+            "attempt_ids": [item.attempt.id for item in items],
+            "leases": [(item.attempt.id, item.lease_owner, item.tries) for item in items],
+            "now": now,
+        }
         async with write_transaction(self.engine) as connection:
-            result = await connection.execute(
-                update(attempts)
-                .where(or_(*(self._holds_delivery(item) for item in items)))
-                .values(
-                    delivery_status="delivered",
-                    delivered_at=now,
-                    delivery_lease_owner=None,
-                    delivery_lease_expires_at=None,
-                )
-                .returning(attempts.c.id)
-            )
+            result = await connection.execute(_MARK_HELD_DELIVERED, leases)
             marked = set(result.scalars())
         return [item.attempt.id in marked for item in items]
 
