@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 from bot.core.errors import UserFacingError
 from bot.core.guild_settings import GuildSettings
-from bot.storage.accounts import SqlAccountRepository
 
 if TYPE_CHECKING:
     from bot.discord_app.runtime import Runtime
@@ -94,22 +93,19 @@ class LlmQuota:
     * per member in a server: the server's `llm_quota_per_member` (0 = only the bot-wide cap);
     * per server, all members together: the server's `llm_daily_guild_quota` (0 = no server cap).
 
-    Days are UTC days. Counts come from the database (`count_for_llm_quota`: today's answers that the LLM grades or
-    graded), so the caps hold across restarts and across bot processes sharing PostgreSQL. Two answers checked at
-    the same instant in different processes can both pass, so a cap can be exceeded by the number of answers in
-    flight at that moment, never more. The offline grader costs nothing: no cap applies when it is the grader.
+    Days are UTC days. Counts come from the database (`SqlAttemptRepository.quota_reading` and `guild_llm_counts`:
+    today's answers that the LLM grades or graded), so the caps hold across restarts and across bot processes
+    sharing PostgreSQL. Two answers checked at the same instant in different processes can both pass, so a cap can
+    be exceeded by the number of answers in flight at that moment, never more. The offline grader costs nothing: no
+    cap applies when it is the grader.
     """
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.accounts = SqlAccountRepository(runtime.attempts.engine, runtime.clock)
 
     @property
     def applies(self) -> bool:
         return self.runtime.settings.effective_grader() == "llm"
-
-    async def guild_settings(self, guild_id: int) -> GuildSettings:
-        return GuildSettings.from_stored(await self.accounts.guild_settings(guild_id))
 
     async def check(self, user_id: int, guild_id: int | None = None, settings: GuildSettings | None = None) -> None:
         """Raise `QuotaExceededError` when one more LLM-graded answer by `user_id` (in `guild_id`) is over a cap.

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from bot.cli.worker import run_workers
+from bot.core.guild_settings import GuildSettings
 from bot.discord_app.client import InterviewBot
 from bot.discord_app.limits import start_of_day
 from bot.storage.accounts import SqlAccountRepository
@@ -129,7 +130,8 @@ async def test_moderators_set_the_server_cap_with_settings_quota(fake: FakeDisco
         fields = {f["name"]: f["value"] for f in shown["embeds"][0]["fields"]}
         assert fields["AI-graded answers a day, whole server"] == "250"
         assert fields["AI-graded answers per member a day"] == "bot default"  # untouched
-        settings = await bot.quota.guild_settings(int(fake.guild["id"]))
+        stored = await SqlAccountRepository(bot.runtime.attempts.engine).guild_settings(int(fake.guild["id"]))
+        settings = GuildSettings.from_stored(stored)
         assert (settings.llm_daily_guild_quota, settings.llm_quota_per_member) == (250, 0)
 
 
