@@ -358,10 +358,8 @@ class InterviewService:
     async def _give_up(
         self, session: InterviewSession, record: SessionRecord, outcome: ItemOutcome, *, move_on: bool
     ) -> SessionView:
-        if session.state != SessionState.AWAITING_ANSWER or session.current is None:
-            raise UserFacingError("There's no question waiting for an answer right now.")
+        item = _check_awaiting(session)
         now = self.clock.now()
-        item = session.current
         question = self.bank.get(item.question_id)
         session.skipped(
             ItemResult(

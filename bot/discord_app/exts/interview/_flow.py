@@ -17,7 +17,7 @@ from discord import app_commands
 from bot.core.errors import SessionAlreadyActiveError, UserFacingError
 from bot.core.models import Transport
 from bot.core.question_bank import TopicInfo
-from bot.core.service import InterviewService, NothingDueError, SessionView, Where
+from bot.core.service import InterviewService, NothingDueError, NotYourSessionError, SessionView, Where
 from bot.core.session import Mode, SessionState
 from bot.discord_app.delivery import interaction_target, message_target
 from bot.discord_app.embeds import trim
@@ -224,7 +224,7 @@ class InterviewFlow:
         # The modal must be the first response, so only one quick read happens before it.
         view = await self.service.get(session_id)
         if view.record.user_id != interaction.user.id:
-            raise UserFacingError("This interview belongs to someone else. Start your own with /interview start.")
+            raise NotYourSessionError()
         if view.prompt is None:
             state = view.session.state
             if state == SessionState.GRADING:
