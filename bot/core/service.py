@@ -84,6 +84,15 @@ class MovedOnError(UserFacingError):
         super().__init__("This interview has moved on to another question meanwhile, so that was not applied.")
 
 
+class OldQuestionError(UserFacingError):
+    """A button or form shown for an item the session has since left (it names the item, `item_index`)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "That question has already moved on, so that was not applied: use the buttons on the latest question."
+        )
+
+
 class NothingDueError(UserFacingError):
     def __init__(self) -> None:
         super().__init__("Nothing is due for review right now. Practise new questions, and come back later!")
@@ -110,6 +119,7 @@ class Prompt:
     number: int
     total: int
     hints_left: int
+    item_index: int  # which item this is in the session (`InterviewSession.item_index`), for its buttons
 
 
 @dataclass(frozen=True)
@@ -193,17 +203,25 @@ class InterviewService:
 
     # -- answering ------------------------------------------------------------------------------------------
 
-    async def awaiting_answer(self, session_id: int, user_id: int) -> SessionView:
-        """`user_id`'s session, checked to be waiting for an answer: read once, then given to `submit_to`."""
+    async def awaiting_answer(self, session_id: int, user_id: int, *, item: int | None = None) -> SessionView:
+        """`user_id`'s session, checked to be waiting for an answer (to `item`, when the form names the item it was
+        opened for): read once, then given to `submit_to`."""
         session, record = await self._load_owned(session_id, user_id)
+        check_item(session, item)
         _check_awaiting(session)
         return await self._view(session, record)
 
     async def submit_answer(
-        self, session_id: int, user_id: int, text: str, *, delivery: dict[str, object] | None = None
+        self,
+        session_id: int,
+        user_id: int,
+        text: str,
+        *,
+        delivery: dict[str, object] | None = None,
+        item: int | None = None,
     ) -> Attempt:
         """Save the answer with its grading job (before any grading) and move the session to GRADING."""
-        return await self._act(session_id, user_id, lambda s, r: self._submit(s, r, text, delivery))
+        return await self._act(session_id, user_id, lambda s, r: self._submit(s, r, text, delivery), item=item)
 
     async def submit_to(self, view: SessionView, text: str, *, delivery: dict[str, object] | None = None) -> Attempt:
         """`submit_answer` on the session as the caller read it for this user (`awaiting_answer`, `active`)."""
@@ -327,8 +345,8 @@ class InterviewService:
 
     # -- hints, skip, reveal, retry, next, end ---------------------------------------------------------------
 
-    async def hint(self, session_id: int, user_id: int) -> str:
-        return await self._act(session_id, user_id, self._hint)
+    async def hint(self, session_id: int, user_id: int, *, item: int | None = None) -> str:
+        return await self._act(session_id, user_id, self._hint, item=item)
 
     async def _hint(self, session: InterviewSession, record: SessionRecord) -> str:
         if session.current is None:
@@ -344,14 +362,16 @@ class InterviewService:
         penalty = session.config.hint_penalty
         return f"{hints[index]} (hints cost {penalty:g} point each)" if penalty else hints[index]
 
-    async def skip(self, session_id: int, user_id: int) -> SessionView:
+    async def skip(self, session_id: int, user_id: int, *, item: int | None = None) -> SessionView:
         """Skip the current question and move on (skips count as 0 in the report)."""
-        return await self._act(session_id, user_id, lambda s, r: self._give_up(s, r, ItemOutcome.SKIPPED, move_on=True))
+        return await self._act(
+            session_id, user_id, lambda s, r: self._give_up(s, r, ItemOutcome.SKIPPED, move_on=True), item=item
+        )
 
-    async def reveal(self, session_id: int, user_id: int) -> tuple[Question, SessionView]:
+    async def reveal(self, session_id: int, user_id: int, *, item: int | None = None) -> tuple[Question, SessionView]:
         """Show the model answer; the question counts as not answered. Moves to FEEDBACK (Next continues)."""
         view = await self._act(
-            session_id, user_id, lambda s, r: self._give_up(s, r, ItemOutcome.REVEALED, move_on=False)
+            session_id, user_id, lambda s, r: self._give_up(s, r, ItemOutcome.REVEALED, move_on=False), item=item
         )
         return self.bank.get(view.session.results[-1].question_id), view
 
@@ -377,9 +397,9 @@ class InterviewService:
             return await self._advance(session, record, follow_up=False, review=review)
         return await self._save(session, record, review=review)
 
-    async def next(self, session_id: int, user_id: int) -> SessionView:
+    async def next(self, session_id: int, user_id: int, *, item: int | None = None) -> SessionView:
         """After feedback: ask a follow-up when one is due, else the next question; finish after the last."""
-        return await self._act(session_id, user_id, self._next)
+        return await self._act(session_id, user_id, self._next, item=item)
 
     async def _next(self, session: InterviewSession, record: SessionRecord) -> SessionView:
         if session.state == SessionState.GRADING:
@@ -388,9 +408,9 @@ class InterviewService:
             raise UserFacingError("Answer the current question first, or skip it.")
         return await self._advance(session, record, follow_up=True)
 
-    async def retry(self, session_id: int, user_id: int) -> SessionView:
+    async def retry(self, session_id: int, user_id: int, *, item: int | None = None) -> SessionView:
         """Answer the same question again; the best try counts and history keeps all of them."""
-        return await self._act(session_id, user_id, self._retry)
+        return await self._act(session_id, user_id, self._retry, item=item)
 
     async def _retry(self, session: InterviewSession, record: SessionRecord) -> SessionView:
         last = session.last_result()
@@ -523,14 +543,17 @@ class InterviewService:
         *,
         read: tuple[InterviewSession, SessionRecord] | None = None,
         any_item: bool = False,
+        item: int | None = None,
     ) -> T:
-        """A user's action on their session: read (unless `read`), decide and save (`act`).
+        """A user's action on their session: read (unless `read`), decide and save (`act`). When the button names
+        the `item` it was shown for, the action is refused unless the session is still on that item.
 
         Saves are version-checked, so when another action saved the session in between (`StaleSessionError`), the
         session is read again and the action re-decided, as if the two had come one after the other. That only
         happens while the session is on the item the action was aimed at (unless `any_item`): a double-clicked
         Skip must not skip the next question too, nor an answer land on a question asked after it was typed."""
         session, record = read or await self._load_owned(session_id, user_id)
+        check_item(session, item)
         aimed = session.current
         for _ in range(SAVE_TRIES - 1):
             try:
@@ -546,7 +569,9 @@ class InterviewService:
         if session.state == SessionState.AWAITING_ANSWER and session.current is not None and session.id is not None:
             question = self.bank.get(session.current.question_id)
             hints_left = len(question.hints) - session.hints_used
-            prompt = Prompt(session.id, question, session.current, session.number, session.total, hints_left)
+            prompt = Prompt(
+                session.id, question, session.current, session.number, session.total, hints_left, session.item_index
+            )
         report = await self._report(session) if not session.live else None
         return SessionView(session=session, record=record, prompt=prompt, report=report)
 
@@ -566,6 +591,13 @@ class InterviewService:
         if not session.live:
             raise UserFacingError("This interview has ended. Start a new one any time.")
         return session, record
+
+
+def check_item(session: InterviewSession, item: int | None) -> None:
+    """Refuse an action from a button or form shown for `item` once the session has left that item (a second
+    click on an old question's Skip must not skip the next one). None: an old button that names no item."""
+    if item is not None and session.item_index != item:
+        raise OldQuestionError
 
 
 def _check_awaiting(session: InterviewSession) -> Item:

@@ -137,6 +137,14 @@ class InterviewSession(BaseModel):
         """1-based number of the current main question."""
         return min(self.position + 1, self.total)
 
+    @property
+    def item_index(self) -> int:
+        """Which item `current` is among all those asked in this session (main questions, follow-ups and retries),
+        from 0. Each item ends with exactly one result before the next is asked, so it is the count of results
+        before it: a button or form can name the item it was shown for, and be refused once the session moved on."""
+        done = len(self.results)
+        return done - 1 if self.state == SessionState.FEEDBACK else done
+
     def asked_question_ids(self) -> list[str]:
         return self.plan[: self.position + 1]
 

@@ -104,9 +104,9 @@ async def answer_practice(fake: FakeDiscord, user: dict[str, Any], text: str) ->
     start = await fake.slash("practice", {"topic": "gans"}, user=user, guild=fake.guild)
     assert (await start.wait_callback(timeout=10)).json["type"] == 5
     question = (await start.wait_webhook("POST", timeout=20)).json
-    session_id = custom_ids(question)[0].rsplit(":", 1)[1]
-    message = fake.find_component(f"^iv:answer:{session_id}$")[0]
-    press = await fake.click(f"iv:answer:{session_id}", user=user, message=message)
+    session_id = custom_ids(question)[0].split(":")[2]
+    message, answer_id = fake.find_component(f"^iv:answer:{session_id}:")
+    press = await fake.click(answer_id, user=user, message=message)
     assert (await press.wait_callback(timeout=10)).json["type"] == 9
     submit = await fake.submit_modal(press, text)
     saved = await submit.wait_webhook("POST", timeout=20)

@@ -161,6 +161,11 @@ def custom_ids(message: dict[str, Any]) -> list[str]:
     return [c["custom_id"] for row in message.get("components", []) for c in row["components"] if "custom_id" in c]
 
 
+def button(message: dict[str, Any], action: str) -> str:
+    """The custom id of the interview's `action` button on `message` (`iv:<action>:<session_id>[:<item>]`)."""
+    return next(c for c in custom_ids(message) if c.split(":")[:2] == ["iv", action])
+
+
 def embed_titles(message: dict[str, Any]) -> list[str]:
     return [e.get("title", "") for e in message.get("embeds", [])]
 

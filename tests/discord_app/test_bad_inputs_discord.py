@@ -90,12 +90,12 @@ async def test_every_bad_input_in_the_answer_form_is_saved_graded_and_delivered_
         user = users[entry.id] = fake.make_user(entry.id[:30])
         start = await fake.slash("practice", user=user, guild=fake.guild)
         question = (await start.wait_webhook("POST", timeout=20)).json
-        session_id = custom_ids(question)[0].rsplit(":", 1)[1]
-        message = fake.find_component(f"^iv:answer:{session_id}$")[0]
-        press = await fake.click(f"iv:answer:{session_id}", user=user, message=message)
+        session_id = custom_ids(question)[0].split(":")[2]
+        message, answer_id = fake.find_component(f"^iv:answer:{session_id}:")
+        press = await fake.click(answer_id, user=user, message=message)
         await press.wait_callback(timeout=10)
         # A person needs seconds to type; a test must at least let discord.py register the modal it just sent.
-        await fake.wait_until(lambda: bot.modal_is_registered(f"iv:answer-modal:{session_id}"), 5, "modal stored")
+        await fake.wait_until(lambda: bot.modal_is_registered(f"iv:answer-modal:{session_id}:0"), 5, "modal stored")
         submit = await fake.submit_modal(press, entry.text())
         assert (await submit.wait_callback(timeout=10)).status == 200, entry.id
         reply = (await submit.wait_webhook("POST", timeout=20)).json["content"]

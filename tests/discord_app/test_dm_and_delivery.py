@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from tests.discord_app.conftest import GatedGrader, ManualClock, bot_messages, custom_ids, embed_titles, webhook_posts
+from tests.discord_app.conftest import (
+    GatedGrader,
+    ManualClock,
+    bot_messages,
+    button,
+    custom_ids,
+    embed_titles,
+    webhook_posts,
+)
 from tests.fakes.discord_server import EPHEMERAL, FakeDiscord
 
 
@@ -81,9 +89,8 @@ async def _answer_in_thread(fake: FakeDiscord, user: dict, grader: GatedGrader):
     await start.wait_callback()
     thread = (await fake.wait_until(fake.threads, 10, "thread"))[0]
     question = (await fake.wait_until(lambda: bot_messages(fake, thread["id"]), 10, "question"))[0]
-    session_id = custom_ids(question)[0].rsplit(":", 1)[1]
     grader.hold()
-    press = await fake.click(f"iv:answer:{session_id}", user=user, message=question)
+    press = await fake.click(button(question, "answer"), user=user, message=question)
     await press.wait_callback()
     submit = await fake.submit_modal(press, "An answer that takes a long time to grade.")
     await submit.wait_webhook("POST")  # "Answer saved"
@@ -136,10 +143,10 @@ async def test_ephemeral_feedback_after_the_window_goes_to_a_dm_not_the_channel(
     async with launch():
         start = await fake.slash("interview start", {"questions": 1}, user=user, guild=guild)
         question = (await start.wait_webhook("POST")).json
-        session_id = custom_ids(question)[0].rsplit(":", 1)[1]
-        message = fake.find_component(f"^iv:answer:{session_id}$")[0]
+        session_id = custom_ids(question)[0].split(":")[2]
+        message = fake.find_component(f"^iv:answer:{session_id}:")[0]
         grader.hold()
-        press = await fake.click(f"iv:answer:{session_id}", user=user, message=message)
+        press = await fake.click(button(message, "answer"), user=user, message=message)
         await press.wait_callback()
         submit = await fake.submit_modal(press, "Some answer")
         await submit.wait_webhook("POST")
@@ -159,9 +166,9 @@ async def test_ephemeral_feedback_after_the_window_goes_to_a_dm_not_the_channel(
 async def _answer_ephemerally(fake: FakeDiscord, user: dict, guild: dict):
     start = await fake.slash("practice", user=user, guild=guild)
     question = (await start.wait_webhook("POST")).json
-    session_id = custom_ids(question)[0].rsplit(":", 1)[1]
-    message = fake.find_component(f"^iv:answer:{session_id}$")[0]
-    press = await fake.click(f"iv:answer:{session_id}", user=user, message=message)
+    session_id = custom_ids(question)[0].split(":")[2]
+    message, answer_id = fake.find_component(f"^iv:answer:{session_id}:")
+    press = await fake.click(answer_id, user=user, message=message)
     await press.wait_callback()
     return await fake.submit_modal(press, "A private answer with a secret detail.")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.discord_app.conftest import GatedGrader, bot_messages, custom_ids, embed_titles
+from tests.discord_app.conftest import GatedGrader, bot_messages, button, custom_ids, embed_titles
 from tests.fakes.discord_server import EPHEMERAL, PRIVATE_THREAD, FakeDiscord
 
 
@@ -28,7 +28,7 @@ async def test_interview_start_opens_a_private_thread_with_the_question_and_butt
         assert create.json["invitable"] is False
         assert fake.find_calls("PUT", rf"^/channels/{thread['id']}/thread-members/{user['id']}$")
         assert embed_titles(question)[0] == "Question 1 of 2"
-        session_ids = {cid.rsplit(":", 1)[1] for cid in custom_ids(question)}
+        session_ids = {cid.split(":")[2] for cid in custom_ids(question)}
         assert len(session_ids) == 1
         actions = [cid.split(":")[1] for cid in custom_ids(question)]
         assert actions == ["answer", "hint", "skip", "reveal", "end"]
@@ -47,7 +47,7 @@ async def test_answer_button_modal_and_background_feedback(fake: FakeDiscord, la
         callback = await press.wait_callback()
         assert callback.json["type"] == 9
         modal = callback.json["data"]
-        assert modal["custom_id"] == f"iv:answer-modal:{answer_id.rsplit(':', 1)[1]}"
+        assert modal["custom_id"] == f"iv:answer-modal:{answer_id.split(':', 2)[2]}"  # session and item
         text_input = modal["components"][0]["components"][0]
         assert (text_input["style"], text_input["max_length"]) == (2, 4000)
 
@@ -70,9 +70,9 @@ async def test_next_removes_old_buttons_and_asks_again_then_end_reports(fake: Fa
     user = fake.make_user("linus")
     async with launch():
         _, _thread, question = await _start_guild_interview(fake, user)
-        session_id = custom_ids(question)[0].rsplit(":", 1)[1]
+        session_id = custom_ids(question)[0].split(":")[2]
 
-        skip = await fake.click(f"iv:skip:{session_id}", user=user, message=question)
+        skip = await fake.click(button(question, "skip"), user=user, message=question)
         assert (await skip.wait_callback()).json["type"] == 6  # deferred update of the question message
         edit = await skip.wait_webhook("PATCH", "/messages/@original")
         assert edit.json["components"] == []
@@ -90,20 +90,19 @@ async def test_hint_is_ephemeral_and_only_the_owner_may_press_buttons(fake: Fake
     owner, intruder = fake.make_user("owner-of-session"), fake.make_user("intruder")
     async with launch():
         _, _, question = await _start_guild_interview(fake, owner)
-        session_id = custom_ids(question)[0].rsplit(":", 1)[1]
 
-        hint = await fake.click(f"iv:hint:{session_id}", user=owner, message=question)
+        hint = await fake.click(button(question, "hint"), user=owner, message=question)
         assert (await hint.wait_callback()).json == {"type": 5, "data": {"flags": EPHEMERAL}}
         text = (await hint.wait_webhook("POST")).json["content"]
         assert text.startswith("💡")
 
-        stolen = await fake.click(f"iv:hint:{session_id}", user=intruder, message=question)
+        stolen = await fake.click(button(question, "hint"), user=intruder, message=question)
         await stolen.wait_callback()
         refusal = await stolen.wait_webhook("POST")
         assert "belongs to someone else" in refusal.json["content"]
         assert refusal.json["flags"] & EPHEMERAL
 
-        modal = await fake.click(f"iv:answer:{session_id}", user=intruder, message=question)
+        modal = await fake.click(button(question, "answer"), user=intruder, message=question)
         refused = await modal.wait_callback()
         assert refused.json["type"] == 4 and "someone else" in refused.json["data"]["content"]
 
@@ -112,16 +111,15 @@ async def test_reveal_shows_the_model_answer_with_next(fake: FakeDiscord, launch
     user = fake.make_user("hopper")
     async with launch():
         _, _, question = await _start_guild_interview(fake, user)
-        session_id = custom_ids(question)[0].rsplit(":", 1)[1]
         question_id = question["embeds"][0]["footer"]["text"].split(" ")[0]
 
-        reveal = await fake.click(f"iv:reveal:{session_id}", user=user, message=question)
+        reveal = await fake.click(button(question, "reveal"), user=user, message=question)
         await reveal.wait_callback()
         shown = await fake.wait_until(lambda: [c for c in reveal.webhook_calls() if c.method == "POST"], 10, "reveal")
         embed = shown[0].json["embeds"][0]
         assert embed["title"] == "Model answer"
         assert bank.get(question_id).reference_answer[:60] in embed["description"]
-        assert [re.sub(r":\d+$", "", c["custom_id"]) for c in shown[0].json["components"][0]["components"]] == [
+        assert [re.sub(r"(:\d+)+$", "", c["custom_id"]) for c in shown[0].json["components"][0]["components"]] == [
             "iv:next",
             "iv:end",
         ]

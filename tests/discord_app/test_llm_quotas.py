@@ -32,14 +32,14 @@ async def answer_in_guild(
     start = await fake.slash("practice", {"topic": "gans"}, user=user, guild=fake.guild)
     assert (await start.wait_callback()).json["type"] == 5
     question = (await start.wait_webhook("POST")).json
-    return await answer_question(fake, user, custom_ids(question)[0].rsplit(":", 1)[1], text, feedback=feedback)
+    return await answer_question(fake, user, custom_ids(question)[0].split(":")[2], text, feedback=feedback)
 
 
 async def answer_question(
     fake: FakeDiscord, user: dict[str, Any], session_id: str, text: str, *, feedback: bool = False
 ) -> str:
     """Press Answer on the session's question (the button survives restarts) and submit `text`; the bot's reply."""
-    press = await fake.click(f"iv:answer:{session_id}", user=user)
+    press = await fake.click(fake.find_component(f"^iv:answer:{session_id}:")[1], user=user)
     assert (await press.wait_callback()).json["type"] == 9
     submit = await fake.submit_modal(press, text)
     await submit.wait_callback()
@@ -87,7 +87,7 @@ async def test_server_cap_refuses_the_next_answer_in_that_server_only_and_holds_
         )
 
     async with launch(grader="llm", daily_llm_quota=100):  # a new process on the same database
-        again = await answer_question(fake, members[2], waiting.rsplit(":", 1)[1], "after the restart")
+        again = await answer_question(fake, members[2], waiting.split(":")[2], "after the restart")
         assert "This server has had 2 answers graded by AI today" in again
 
 
@@ -168,5 +168,5 @@ async def test_a_standalone_worker_grades_only_what_the_bot_admitted_and_the_cap
         rows = await bot.runtime.attempts.history(int(members[0]["id"]))
         assert rows[0].grade is not None and rows[0].grade.grader == "llm"
         # Graded by the LLM, the answers still count: the cap holds for the rest of the day.
-        again = await answer_question(fake, members[2], waiting.rsplit(":", 1)[1], "still over")
+        again = await answer_question(fake, members[2], waiting.split(":")[2], "still over")
         assert "This server has had 2" in again

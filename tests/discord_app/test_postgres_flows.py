@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.discord_app.conftest import GatedGrader, bot_messages, custom_ids, embed_titles
+from tests.discord_app.conftest import GatedGrader, bot_messages, button, custom_ids, embed_titles
 from tests.fakes.discord_server import FakeDiscord
 from tests.storage.conftest import PG_ENV, create_pg_database, drop_pg_database, postgres_url
 
@@ -34,7 +34,7 @@ async def _interview(fake: FakeDiscord, user: dict) -> tuple[dict, dict, str]:
     await start.wait_callback()
     thread = (await fake.wait_until(fake.threads, 10, "thread"))[0]
     question = (await fake.wait_until(lambda: bot_messages(fake, thread["id"]), 10, "question"))[0]
-    return thread, question, custom_ids(question)[0].rsplit(":", 1)[1]
+    return thread, question, custom_ids(question)[0].split(":")[2]
 
 
 async def test_guild_interview_from_start_to_report(fake: FakeDiscord, launch, database: str) -> None:
@@ -42,7 +42,7 @@ async def test_guild_interview_from_start_to_report(fake: FakeDiscord, launch, d
     async with launch(database_url=database) as bot:
         assert bot.runtime.queue.engine.dialect.name == ("sqlite" if database.startswith("sqlite") else "postgresql")
         _, question, session_id = await _interview(fake, user)
-        press = await fake.click(f"iv:answer:{session_id}", user=user, message=question)
+        press = await fake.click(button(question, "answer"), user=user, message=question)
         await press.wait_callback()
         submit = await fake.submit_modal(press, "Mode collapse: the generator covers only a few modes.")
         assert "Answer saved" in (await submit.wait_webhook("POST")).json["content"]
@@ -78,8 +78,8 @@ async def test_answer_saved_before_a_restart_is_graded_after_it(
 ) -> None:
     user = fake.make_user("pg-restart")
     async with launch(database_url=database, background=False):  # this process never grades
-        _, question, session_id = await _interview(fake, user)
-        press = await fake.click(f"iv:answer:{session_id}", user=user, message=question)
+        _, question, _ = await _interview(fake, user)
+        press = await fake.click(button(question, "answer"), user=user, message=question)
         await press.wait_callback()
         submit = await fake.submit_modal(press, "Saved in PostgreSQL before the restart.")
         assert "Answer saved" in (await submit.wait_webhook("POST")).json["content"]

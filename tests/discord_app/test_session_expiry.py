@@ -7,7 +7,7 @@ import pytest
 
 import bot.discord_app.client as client_module
 from bot.core.session import SessionState
-from tests.discord_app.conftest import ManualClock, bot_messages, custom_ids, embed_titles
+from tests.discord_app.conftest import ManualClock, bot_messages, button, custom_ids, embed_titles
 from tests.fakes.discord_server import EPHEMERAL, FakeDiscord
 
 IDLE_TIMEOUT_S = 3600  # the session default (SessionConfig.idle_timeout_s)
@@ -19,7 +19,7 @@ async def _start(fake: FakeDiscord, user: dict) -> tuple[dict, int]:
     await start.wait_callback()
     thread = (await fake.wait_until(lambda: [t for t in fake.threads() if t["id"] not in before], 10, "thread"))[0]
     question = (await fake.wait_until(lambda: bot_messages(fake, thread["id"]), 10, "question"))[0]
-    return question, int(custom_ids(question)[0].rsplit(":", 1)[1])
+    return question, int(custom_ids(question)[0].split(":")[2])
 
 
 async def test_the_expiry_loop_expires_only_idle_sessions_and_the_user_can_start_again(
@@ -57,7 +57,7 @@ async def test_the_expiry_loop_expires_only_idle_sessions_and_the_user_can_start
         assert await state(active_id) == SessionState.AWAITING_ANSWER
 
         # The expired interview's buttons explain instead of failing; the user starts a new one.
-        press = await fake.click(f"iv:answer:{idle_id}", user=idle, message=idle_question)
+        press = await fake.click(button(idle_question, "answer"), user=idle, message=idle_question)
         reply = (await press.wait_callback()).json
         assert reply["type"] == 4 and reply["data"]["flags"] & EPHEMERAL
         assert "ended after a long pause" in reply["data"]["content"]

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.storage.tables import attempts
 from tests.discord_app import conftest as discord_fixtures
-from tests.discord_app.conftest import GatedGrader, ManualClock, bot_messages, custom_ids, embed_titles
+from tests.discord_app.conftest import GatedGrader, ManualClock, bot_messages, button, custom_ids, embed_titles
 from tests.fakes.discord_server import FakeDiscord, FakeInteraction
 
 # The Discord suite's fixtures: the loopback Discord, the clock, the gated grader and `launch()`.
@@ -36,11 +36,11 @@ async def _interview(fake: FakeDiscord, user: dict[str, Any], questions: int = 2
     await start.wait_callback()
     thread = (await fake.wait_until(fake.threads, 10, "thread"))[0]
     question = (await fake.wait_until(lambda: bot_messages(fake, thread["id"]), 10, "question"))[0]
-    return thread, question, custom_ids(question)[0].rsplit(":", 1)[1]
+    return thread, question, custom_ids(question)[0].split(":")[2]
 
 
 async def _submit(fake: FakeDiscord, user: dict, question: dict, session_id: str, text: str) -> FakeInteraction:
-    press = await fake.click(f"iv:answer:{session_id}", user=user, message=question)
+    press = await fake.click(button(question, "answer"), user=user, message=question)
     assert (await press.wait_callback()).json["type"] == 9
     submit = await fake.submit_modal(press, text)
     assert "Answer saved" in (await submit.wait_webhook("POST")).json["content"]
@@ -66,7 +66,7 @@ def _feedback(submit: FakeInteraction) -> list[dict[str, Any]]:
 async def _next_question(fake: FakeDiscord, user: dict, feedback: dict, session_id: str, thread: dict) -> dict:
     """Press Next on the feedback; the next question (or a follow-up) appears in the thread."""
     asked = len(bot_messages(fake, thread["id"]))
-    nxt = await fake.click(f"iv:next:{session_id}", user=user, message=feedback)
+    nxt = await fake.click(button(feedback, "next"), user=user, message=feedback)
     assert (await nxt.wait_callback(timeout=10)).status == 200
     posted = await fake.wait_until(lambda: bot_messages(fake, thread["id"])[asked:], 10, "the next question")
     assert embed_titles(posted[0])[0].startswith(("Question 1 of 2 · follow-up", "Question 2 of 2"))
@@ -103,7 +103,7 @@ async def test_reconnect_between_opening_the_modal_and_submitting_it_keeps_the_a
     user = fake.make_user("reconnected")
     async with launch():
         thread, question, session_id = await _interview(fake, user)
-        press = await fake.click(f"iv:answer:{session_id}", user=user, message=question)
+        press = await fake.click(button(question, "answer"), user=user, message=question)
         assert (await press.wait_callback()).json["type"] == 9
         resumes = fake.resume_count
 
@@ -136,7 +136,7 @@ async def test_invalid_session_mid_interview_identifies_again_and_the_interview_
         feedback = await fake.wait_until(lambda: _feedback(submit), 15, "feedback after re-identifying")
         second = await _next_question(fake, user, feedback[0], session_id, thread)
         # The persistent buttons of the new question work on the new gateway session too.
-        hint = await fake.click(f"iv:hint:{session_id}", user=user, message=second)
+        hint = await fake.click(button(second, "hint"), user=user, message=second)
         await hint.wait_callback(timeout=10)
         assert (await hint.wait_webhook("POST")).json["content"].startswith("💡")
 
@@ -146,8 +146,8 @@ async def test_429_on_the_modal_acknowledgement_is_retried_inside_the_3_second_w
 ) -> None:
     user = fake.make_user("throttled")
     async with launch():
-        _, question, session_id = await _interview(fake, user)
-        press = await fake.click(f"iv:answer:{session_id}", user=user, message=question)
+        _, question, _ = await _interview(fake, user)
+        press = await fake.click(button(question, "answer"), user=user, message=question)
         await press.wait_callback()
         fake.fail_next("POST", CALLBACK, status=429, retry_after=0.3)
         submit = await fake.submit_modal(press, "Submitted into a rate limit.")

@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot.core.session import Mode
 from bot.discord_app.exts.interview._flow import topic_choices
-from bot.discord_app.exts.interview._modals import MODAL_ID
+from bot.discord_app.exts.interview._modals import MODAL_ID, modal_item
 from bot.discord_app.tree import report_error
 from bot.discord_app.ui import orphan_modal_submit
 
@@ -76,6 +76,6 @@ class InterviewCog(commands.Cog, name="Interview"):
             return
         match, text = orphan
         try:
-            await self.bot.flow.submit_from_modal(interaction, int(match["session_id"]), text)
+            await self.bot.flow.submit_from_modal(interaction, int(match["session_id"]), text, item=modal_item(match))
         except Exception as error:
             await report_error(interaction, error, where="answer modal (after restart)")

@@ -17,7 +17,14 @@ from discord import app_commands
 from bot.core.errors import SessionAlreadyActiveError, UserFacingError
 from bot.core.models import Transport
 from bot.core.question_bank import TopicInfo
-from bot.core.service import InterviewService, NothingDueError, NotYourSessionError, SessionView, Where
+from bot.core.service import (
+    InterviewService,
+    NothingDueError,
+    NotYourSessionError,
+    SessionView,
+    Where,
+    check_item,
+)
 from bot.core.session import Mode, SessionState
 from bot.discord_app.delivery import interaction_target, message_target
 from bot.discord_app.embeds import trim
@@ -151,29 +158,32 @@ class InterviewFlow:
 
     # -- buttons --------------------------------------------------------------------------------------------
 
-    async def on_button(self, interaction: discord.Interaction, action: str, session_id: int) -> None:
+    async def on_button(
+        self, interaction: discord.Interaction, action: str, session_id: int, item: int | None = None
+    ) -> None:
+        """`item`: the session item the button was shown for (None on buttons from before items were named)."""
         if action == "answer":
-            await self.open_answer_modal(interaction, session_id)
+            await self.open_answer_modal(interaction, session_id, item)
             return
         if action == "hint":
             await defer(interaction, ephemeral=True, thinking=True)
-            hint = await self.service.hint(session_id, interaction.user.id)
+            hint = await self.service.hint(session_id, interaction.user.id, item=item)
             await interaction.followup.send(f"💡 {hint}", ephemeral=True, allowed_mentions=NO_MENTIONS)
             return
         await defer(interaction)  # a deferred update of the message holding the button
         user_id = interaction.user.id
         if action == "skip":
-            view = await self.service.skip(session_id, user_id)
+            view = await self.service.skip(session_id, user_id, item=item)
         elif action == "reveal":
-            question, view = await self.service.reveal(session_id, user_id)
+            question, view = await self.service.reveal(session_id, user_id, item=item)
             await self._retire_buttons(interaction)
             pages, buttons = reveal_message(question, view)
             await self.send_pages(interaction, pages, buttons, ephemeral=self._ephemeral_view(view))
             return
         elif action == "next":
-            view = await self.service.next(session_id, user_id)
+            view = await self.service.next(session_id, user_id, item=item)
         elif action == "retry":
-            view = await self.service.retry(session_id, user_id)
+            view = await self.service.retry(session_id, user_id, item=item)
         elif action == "end":
             view = await self.service.end(session_id, user_id)
         else:  # pragma: no cover - the DynamicItem template only admits known actions
@@ -220,11 +230,13 @@ class InterviewFlow:
 
     # -- answering ------------------------------------------------------------------------------------------
 
-    async def open_answer_modal(self, interaction: discord.Interaction, session_id: int) -> None:
+    async def open_answer_modal(self, interaction: discord.Interaction, session_id: int, item: int | None) -> None:
         # The modal must be the first response, so only one quick read happens before it.
         view = await self.service.get(session_id)
         if view.record.user_id != interaction.user.id:
             raise NotYourSessionError()
+        if view.session.live:
+            check_item(view.session, item)
         if view.prompt is None:
             state = view.session.state
             if state == SessionState.GRADING:
@@ -234,7 +246,9 @@ class InterviewFlow:
             else:
                 text = "There's no question waiting for an answer in this interview right now."
             raise UserFacingError(text)
-        await interaction.response.send_modal(AnswerModal(session_id, view.prompt.item.prompt))
+        # The form names the item it is for (even from an old button that names none): its answer is stored only
+        # while the session is still on that item.
+        await interaction.response.send_modal(AnswerModal(session_id, view.prompt.item_index, view.prompt.item.prompt))
 
     @staticmethod
     def ephemeral_reply(interaction: discord.Interaction) -> bool:
@@ -244,11 +258,13 @@ class InterviewFlow:
             return interaction.message.flags.ephemeral
         return interaction.guild_id is not None or not interaction.context.dm_channel
 
-    async def submit_from_modal(self, interaction: discord.Interaction, session_id: int, text: str) -> None:
+    async def submit_from_modal(
+        self, interaction: discord.Interaction, session_id: int, text: str, *, item: int | None = None
+    ) -> None:
         # Acknowledge first: in a burst of submits the database reads queue up, and Discord allows only 3 s.
         await defer(interaction, ephemeral=self.ephemeral_reply(interaction), thinking=True)
         # The session is read once: checked (owner, a question waiting), then used for the caps and the save.
-        view = await self.service.awaiting_answer(session_id, interaction.user.id)
+        view = await self.service.awaiting_answer(session_id, interaction.user.id, item=item)
         ephemeral = self._ephemeral_view(view)
         await self.bot.quota.check(interaction.user.id, view.record.guild_id)  # the daily LLM caps
         record = view.record

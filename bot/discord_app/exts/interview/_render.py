@@ -56,7 +56,7 @@ def question_message(bank: QuestionBank, prompt: Prompt, *, typed_answers: bool)
         colour=BLURPLE,
         footer=f"{question.id} · hints left: {prompt.hints_left}",
     )
-    return pages, question_buttons(prompt.session_id, prompt.hints_left)
+    return pages, question_buttons(prompt.session_id, prompt.item_index, prompt.hints_left)
 
 
 def feedback_message(
@@ -68,7 +68,7 @@ def feedback_message(
     buttons = None
     session = view.session if view is not None else None
     if session is not None and session.id is not None and session.state == SessionState.FEEDBACK:
-        buttons = feedback_buttons(session.id, can_retry=attempt.kind != ItemKind.FOLLOW_UP.value)
+        buttons = feedback_buttons(session.id, session.item_index, can_retry=attempt.kind != ItemKind.FOLLOW_UP.value)
     if shareable and attempt.grade is not None:
         buttons = buttons or discord.ui.View(timeout=None)
         buttons.add_item(ShareButton(attempt.id))
@@ -128,7 +128,11 @@ def reveal_message(question: Question, view: SessionView) -> tuple[Pages, discor
         footer=f"{question.id} · counts as not answered",
     )
     session = view.session
-    buttons = feedback_buttons(session.id, can_retry=False) if session.id is not None and session.live else None
+    buttons = (
+        feedback_buttons(session.id, session.item_index, can_retry=False)
+        if session.id is not None and session.live
+        else None
+    )
     return pages, buttons
 
 
