@@ -7,7 +7,7 @@ import pytest
 
 from bot.core.errors import SessionAlreadyActiveError, UserFacingError
 from bot.core.models import AttemptStatus, Transport
-from bot.core.service import NothingDueError, NotYourSessionError, Where
+from bot.core.service import NothingDueError, NotYourSessionError, OldQuestionError, Where
 from bot.core.session import ItemKind, ItemOutcome, Mode, SessionConfig, SessionState
 from tests.core.conftest import TERMINAL
 
@@ -111,6 +111,46 @@ async def test_reveal_shows_the_reference_and_gives_no_credit(service):
     assert view.session.results[-1].outcome == ItemOutcome.REVEALED
     with pytest.raises(UserFacingError):
         await service.submit_answer(view.session.id, USER, "too late")
+
+
+async def test_every_item_asked_has_its_own_index_and_feedback_keeps_it(service, grader):
+    view = await service.start(USER, TERMINAL, Mode.INTERVIEW, count=2)
+    sid = view.session.id
+    indexes = [view.prompt.item_index]
+    view = await answer(service, grader, sid, "score 8")
+    indexes.append(view.session.item_index)  # its feedback: still the same item
+    view = await service.retry(sid, USER, item=view.session.item_index)
+    indexes.append(view.prompt.item_index)
+    await answer(service, grader, sid, "score 9")
+    view = await service.next(sid, USER)  # a follow-up
+    indexes.append(view.prompt.item_index)
+    view = await service.skip(sid, USER, item=view.prompt.item_index)
+    assert view.prompt.number == 2
+    indexes.append(view.prompt.item_index)
+    assert indexes == [0, 0, 1, 2, 3]
+
+
+async def test_actions_named_for_an_item_the_session_has_left_are_refused_and_change_nothing(service, grader):
+    view = await service.start(USER, TERMINAL, Mode.INTERVIEW, count=3)
+    sid = view.session.id
+    first = view.prompt.item_index
+    await service.skip(sid, USER, item=first)
+    before = await service.get(sid)
+    for act in (
+        service.skip(sid, USER, item=first),
+        service.hint(sid, USER, item=first),
+        service.reveal(sid, USER, item=first),
+        service.submit_answer(sid, USER, "meant for question 1", item=first),
+        service.awaiting_answer(sid, USER, item=first),
+    ):
+        with pytest.raises(OldQuestionError, match="already moved on"):
+            await act
+    after = await service.get(sid)
+    assert after.session == before.session and after.record.version == before.record.version
+    assert await service.attempts.history(USER) == []
+    await service.hint(sid, USER, item=after.prompt.item_index)  # the current item's buttons work
+    await service.skip(sid, USER)  # and so do buttons that name no item (posted before items were named)
+    assert (await service.get(sid)).prompt.number == 3
 
 
 async def test_retry_keeps_the_best_score_and_every_try(service, grader):
