@@ -8,6 +8,8 @@ import copy
 import re
 from typing import Any
 
+from bot.discord_app.exts.interview._modals import MODAL_ID
+from bot.discord_app.exts.interview._views import ACTIONS, CUSTOM_ID, custom_id
 from tests.discord_app.conftest import bot_messages, button, custom_ids, embed_titles
 from tests.fakes.discord_server import EPHEMERAL, FakeDiscord, FakeInteraction
 
@@ -155,3 +157,40 @@ async def test_buttons_and_forms_posted_before_items_were_named_still_work(fake:
         assert "Answer saved" in (await submit.wait_webhook("POST")).json["content"]
         attempts = await bot.runtime.attempts.history(int(user["id"]))
         assert [a.answer for a in attempts] == ["Submitted from a form opened by the previous version."]
+
+
+async def test_next_from_an_older_feedback_does_not_move_past_the_latest_one(fake: FakeDiscord, launch) -> None:
+    user = fake.make_user("eager")
+    async with launch() as bot:
+        first, session_id = await _interview(fake, user)
+
+        async def reveal(question: dict[str, Any]) -> tuple[dict[str, Any], str]:
+            press = await fake.click(button(question, "reveal"), user=user, message=question)
+            await press.wait_callback()
+            await fake.wait_until(lambda: [c for c in press.webhook_calls() if c.method == "POST"], 10, "reveal")
+            message, next_id = fake.find_component(f"^iv:next:{session_id}(:[0-9]+)?$")
+            return copy.deepcopy(message), next_id  # as the user's client shows it
+
+        feedback, next_id = await reveal(first)
+        nxt = await fake.click(next_id, user=user, message=feedback)
+        await nxt.wait_callback()
+        second = (await fake.wait_until(lambda: [c for c in nxt.webhook_calls() if c.method == "POST"], 10, "Q2"))[0]
+        second_message = fake.find_component("^" + re.escape(button(second.json, "reveal")) + "$")[0]
+        await reveal(second_message)  # the second question's model answer is on screen, with its own Next
+
+        again = await fake.click(next_id, user=user, message=feedback)  # Next on the first model answer
+        assert MOVED_ON in await _refusal(again)
+        session = (await bot.runtime.service.get(session_id)).session
+        assert (session.number, session.state.value, len(session.results)) == (2, "feedback", 2)
+        assert next_id == f"iv:next:{session_id}:0"
+
+
+def test_custom_ids_with_and_without_an_item_parse_strictly_and_stay_short() -> None:
+    longest = max(len(custom_id(action, 2**63 - 1, 999_999)) for action in ACTIONS)
+    assert longest <= 100 and len(f"iv:answer-modal:{2**63 - 1}:999999") <= 100
+    for good in ("iv:skip:12", "iv:skip:12:0", "iv:answer:9223372036854775807:999999"):
+        assert CUSTOM_ID.fullmatch(good), good
+    for bad in ("iv:skip:12:", "iv:skip:12:3:4", "iv:skip:12:1234567", "iv:skip::3", "iv:jump:12:0", "iv:skip:x"):
+        assert CUSTOM_ID.fullmatch(bad) is None, bad
+    assert [m["item"] for m in map(MODAL_ID.fullmatch, ("iv:answer-modal:5", "iv:answer-modal:5:3"))] == [None, "3"]
+    assert MODAL_ID.fullmatch("iv:answer-modal:5:") is None
