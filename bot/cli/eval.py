@@ -20,7 +20,7 @@ from bot.cli._app import app, err_console, friendly_errors, load_settings
 from bot.core.errors import GraderUnavailableError, UserFacingError
 from bot.core.metrics import Agreement, agreement
 from bot.core.models import MAX_SCORE, PASS_THRESHOLD, GradeResult, Rubric
-from bot.core.ports import Grader
+from bot.core.ports import Grader, closing_grader
 from bot.grading.offline import OfflineGrader
 from bot.wiring import build_grader
 
@@ -173,7 +173,12 @@ def eval_command(
     )
     with progress:
         task = progress.add_task("grading", total=len(rows))
-        results = asyncio.run(grade_rows(chosen, rows, settings.llm_concurrency, lambda n: progress.advance(task, n)))
+
+        async def _grade_all() -> list[GradeResult]:
+            async with closing_grader(chosen):
+                return await grade_rows(chosen, rows, settings.llm_concurrency, lambda n: progress.advance(task, n))
+
+        results = asyncio.run(_grade_all())
     fallbacks = sum(1 for r in results if "fallback" in r.flags)
     if fallbacks:
         err_console.print(

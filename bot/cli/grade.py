@@ -11,7 +11,8 @@ import typer
 from rich.console import Console
 
 from bot.cli._app import app, friendly_errors, load_settings
-from bot.core.models import Rubric
+from bot.core.models import GradeResult, Rubric
+from bot.core.ports import closing_grader
 from bot.terminal.render import print_grade
 from bot.wiring import build_bank, build_grader
 
@@ -34,7 +35,12 @@ def grade(
     question = build_bank(settings).get(question_id)
     text = sys.stdin.read() if answer == "-" else answer
     chosen = build_grader(settings, grader)
-    result = asyncio.run(chosen.grade(Rubric.from_question(question), text))
+
+    async def _grade() -> GradeResult:
+        async with closing_grader(chosen):
+            return await chosen.grade(Rubric.from_question(question), text)
+
+    result = asyncio.run(_grade())
     if as_json:
         payload = {"question_id": question.id, **result.model_dump(mode="json"), "normalized": result.normalized}
         typer.echo(json.dumps(payload, ensure_ascii=False))

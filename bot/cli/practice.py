@@ -12,6 +12,7 @@ from rich.console import Console
 
 from bot.cli._app import app, friendly_errors, load_settings
 from bot.core.models import TERMINAL_USER_ID, Difficulty
+from bot.core.ports import closing_grader
 from bot.core.service import InterviewService
 from bot.core.session import Mode
 from bot.terminal.practice import InterviewRequest, TerminalInterview
@@ -47,7 +48,7 @@ def practice(
         # asyncio's own SIGINT handler can't interrupt a blocking input(); restore the default so Ctrl-C at
         # the prompt raises KeyboardInterrupt there and the interview ends cleanly (answers are already saved).
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        async with open_storage(settings) as storage:
+        async with closing_grader(grader), open_storage(settings) as storage:
             service = InterviewService(
                 bank, storage.sessions, storage.attempts, storage.progress, rng_factory=lambda: random.Random(seed)
             )

@@ -17,6 +17,7 @@ import typer
 from bot.cli._app import app, friendly_errors, load_settings
 from bot.cli._loop import run_event_loop
 from bot.core.models import Attempt, Rubric
+from bot.core.ports import closing_grader
 from bot.core.question_bank import QuestionBank
 from bot.core.service import InterviewService
 from bot.logging_setup import bind_log_context, log_context
@@ -56,8 +57,11 @@ async def run_workers(
     metrics_port: int,
 ) -> int:
     """Grade until SIGTERM/SIGINT (or until the queue is idle); returns how many answers this process graded."""
-    grader = MeteredGrader(build_grader(settings, grader_choice), METRICS)
-    async with open_storage(settings) as storage, ShutdownSignal() as stop:
+    async with (
+        closing_grader(MeteredGrader(build_grader(settings, grader_choice), METRICS)) as grader,
+        open_storage(settings) as storage,
+        ShutdownSignal() as stop,
+    ):
         service = build_service(bank, storage)
         base_id = worker_id or default_worker_id()
         workers = [

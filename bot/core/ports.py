@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from bot.core.errors import UserFacingError
 from bot.core.models import (
@@ -49,6 +50,25 @@ class Grader(Protocol):
     name: str
 
     async def grade(self, rubric: Rubric, answer: str) -> GradeResult: ...
+
+
+GraderT = TypeVar("GraderT", bound=Grader)
+
+
+async def close_grader(grader: Grader) -> None:
+    """Release what `grader` holds: graders with connections (the LLM's) have `aclose`, the others nothing."""
+    close = getattr(grader, "aclose", None)
+    if close is not None:
+        await close()
+
+
+@asynccontextmanager
+async def closing_grader(grader: GraderT) -> AsyncIterator[GraderT]:
+    """`grader`, closed (`close_grader`) when the block ends."""
+    try:
+        yield grader
+    finally:
+        await close_grader(grader)
 
 
 class AttemptRepository(Protocol):

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from bot.core.ports import Clock, Grader, SystemClock
+from bot.core.ports import Clock, Grader, SystemClock, close_grader
 from bot.core.question_bank import QuestionBank
 from bot.core.service import InterviewService
 from bot.settings import Settings
@@ -49,6 +49,8 @@ async def open_runtime(
         await upgrade_async(settings.database_url)
     clock = clock or SystemClock()
     bank = bank or build_bank(settings)
+    owned_grader = grader is None  # a grader passed in belongs to the caller, who closes it
+    grader = grader or build_grader(settings)
     engine = create_engine(settings.database_url)
     try:
         attempts = SqlAttemptRepository(engine, clock)
@@ -62,8 +64,10 @@ async def open_runtime(
             progress=progress,
             privacy=SqlPrivacyRepository(engine, clock),
             queue=SqlGradingQueue(engine, clock),
-            grader=grader or build_grader(settings),
+            grader=grader,
             clock=clock,
         )
     finally:
+        if owned_grader:
+            await close_grader(grader)
         await engine.dispose()

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 
 from bot.core.models import GradeResult, Rubric, Verdict
-from bot.core.ports import Grader
+from bot.core.ports import Grader, close_grader
 from bot.llm.errors import LLMUnavailableError
 from bot.llm.schema import GRADER_NAME
 
@@ -45,6 +45,9 @@ class LLMGraderWithFallback:
         self._llm = llm
         self._offline = offline
         self.policy = policy or GuardPolicy()
+
+    async def aclose(self) -> None:
+        await close_grader(self._llm)
 
     async def grade(self, rubric: Rubric, answer: str) -> GradeResult:
         try:

@@ -73,6 +73,10 @@ class OpenAIGrader:
     def prompt_version(self) -> str:
         return self._prompt.prompt_version
 
+    async def aclose(self) -> None:
+        """Close the client's connections (its aiohttp session warns and logs an error if left open)."""
+        await self._client.close()
+
     async def grade(self, rubric: Rubric, answer: str) -> GradeResult:
         started = time.perf_counter()
         budgeted = fit_to_budget(answer.strip(), self._settings.answer_token_budget, self._encoding)

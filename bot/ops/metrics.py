@@ -16,7 +16,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from bot.core.errors import GraderUnavailableError
 from bot.core.models import GradeResult, Rubric
-from bot.core.ports import Grader
+from bot.core.ports import Grader, close_grader
 
 __all__ = ["CONTENT_TYPE_LATEST", "METRICS", "MeteredGrader", "Metrics"]
 
@@ -120,6 +120,9 @@ class MeteredGrader:
         self._grader = grader
         self._metrics = metrics
         self.name = grader.name
+
+    async def aclose(self) -> None:
+        await close_grader(self._grader)
 
     async def grade(self, rubric: Rubric, answer: str) -> GradeResult:
         started = time.perf_counter()

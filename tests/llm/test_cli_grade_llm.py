@@ -55,6 +55,7 @@ async def test_grade_json_shows_the_llm_grade_with_tokens_and_cost(fake_openai, 
     assert payload["usage"]["cost_usd"] > 0
     assert len(fake_openai.requests) == 1
     assert fake_openai.requests[0].headers["Authorization"] == "Bearer test"
+    assert "Unclosed" not in stderr  # the grader's HTTP session is closed before the event loop is
 
 
 async def test_grade_json_falls_back_to_offline_when_the_server_is_down(cli_env, bank_question):

@@ -9,6 +9,7 @@ import pytest
 
 from bot.core.errors import GraderUnavailableError, UserFacingError
 from bot.core.models import GradeResult, KeyPointResult, Rubric, Verdict
+from bot.core.ports import closing_grader
 from bot.llm.errors import LLMOutputError
 from bot.llm.factory import LOCAL_SERVER_API_KEY, build_client, build_llm_grader
 from bot.llm.fallback import (
@@ -174,9 +175,9 @@ async def test_a_failing_offline_check_keeps_the_llm_grade_and_flags_it(fake_ope
 
 
 async def test_wiring_builds_the_guarded_llm_grader_from_settings(fake_openai, rubric):
-    grader = build_grader(llm_settings(fake_openai), "llm")
-    assert isinstance(grader, LLMGraderWithFallback)
-    result = await grader.grade(rubric, GOOD_ANSWER)
+    async with closing_grader(build_grader(llm_settings(fake_openai), "llm")) as grader:
+        assert isinstance(grader, LLMGraderWithFallback)
+        result = await grader.grade(rubric, GOOD_ANSWER)
     assert result.grader == "llm"
 
 
