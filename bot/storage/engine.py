@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_POOL_SIZE = 15  # concurrent readers (WAL); writers queue on the write lock below anyway
 _SQLITE_BEGIN_OPTION = "mockinterview_sqlite_begin"
 
 _write_locks: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
@@ -45,10 +46,20 @@ def ensure_sqlite_parent(url: str) -> None:
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:  # noqa: ANN401 - passed through to SQLAlchemy
     """Build the engine; on SQLite turn on WAL, a busy timeout and foreign keys for every connection."""
     ensure_sqlite_parent(url)
+    # Every connection is used through `engine.connect()`/`begin()` blocks, whose end commits or rolls back any
+    # transaction; the pool's own rollback on return then only repeated it, one more round trip (an aiosqlite
+    # thread hop, a PostgreSQL network round trip) after every write transaction.
+    kwargs.setdefault("pool_reset_on_return", None)
     if not is_sqlite(url):
         kwargs.setdefault("pool_pre_ping", True)
         return create_async_engine(url, **kwargs)
 
+    # A fixed pool: SQLAlchemy's default (5 kept + 10 overflow) closed every overflow connection on return, so a
+    # burst of interactions opened and closed SQLite connections (a thread, the file, four PRAGMAs each) over and
+    # over. Connections are opened on first use only.
+    if make_url(url).database not in (None, "", ":memory:"):  # a memory database has one static connection
+        kwargs.setdefault("pool_size", SQLITE_POOL_SIZE)
+        kwargs.setdefault("max_overflow", 0)
     engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
