@@ -235,7 +235,7 @@ class InterviewFlow:
         view = await self.service.get(session_id)
         if view.record.user_id != interaction.user.id:
             raise NotYourSessionError()
-        if view.session.live:
+        if view.session.live:  # an ended or expired interview says so below, whichever question this was
             check_item(view.session, item)
         if view.prompt is None:
             state = view.session.state
