@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from bot.discord_app.client import InterviewBot
 
 __all__ = ["ANSWER_MAX_CHARS", "MODAL_ID", "AnswerModal", "modal_item"]
+# discord.py keeps every opened form until it is submitted, and a form opened and then dismissed never is: forget
+# them after this long. A form submitted later still counts: the cog takes it like one opened before a restart.
+FORM_MEMORY_S = 30 * 60
 MODAL_ID = re.compile(r"iv:answer-modal:(?P<session_id>[0-9]{1,19})(?::(?P<item>[0-9]{1,6}))?")
 
 
@@ -26,7 +29,7 @@ def modal_item(match: re.Match[str]) -> int | None:
 
 class AnswerModal(BaseModal):
     def __init__(self, session_id: int, item: int, question: str) -> None:
-        super().__init__(title="Your answer", custom_id=f"iv:answer-modal:{session_id}:{item}", timeout=None)
+        super().__init__(title="Your answer", custom_id=f"iv:answer-modal:{session_id}:{item}", timeout=FORM_MEMORY_S)
         self.session_id = session_id
         self.item_index = item
         self.answer = answer_input(question)
