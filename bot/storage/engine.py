@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.util import await_only
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 SQLITE_POOL_SIZE = 15  # concurrent readers (WAL); writers queue on the write lock below anyway
@@ -76,7 +77,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:  # noqa: ANN401 - pas
     @event.listens_for(engine.sync_engine, "begin")
     def _sqlite_begin(connection: Any) -> None:  # noqa: ANN401
         mode = connection.get_execution_options().get(_SQLITE_BEGIN_OPTION, "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        # Straight to aiosqlite: one hop to its thread, which runs the statement and drops the cursor there.
+        # `exec_driver_sql` took three (open, run, close a cursor) plus SQLAlchemy's execution machinery: ~0.1 ms
+        # of CPU per transaction, on every read and write.
+        await_only(connection.connection.driver_connection.execute_fetchall(f"BEGIN {mode}"))
 
     return engine
 
