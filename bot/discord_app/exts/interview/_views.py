@@ -106,9 +106,6 @@ class SessionButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CUS
             await report_error(interaction, error, where=f"button {self.action}")
 
 
-# End names no item: ending the interview means the same from any of its messages.
-
-
 def question_buttons(session_id: int, item: int, hints_left: int) -> discord.ui.View:
     """The buttons of the question that is item `item` of the session."""
     view = discord.ui.View(timeout=None)
@@ -117,7 +114,7 @@ def question_buttons(session_id: int, item: int, hints_left: int) -> discord.ui.
     view.add_item(SessionButton("hint", session_id, item, label=hint_label, disabled=hints_left <= 0))
     view.add_item(SessionButton("skip", session_id, item))
     view.add_item(SessionButton("reveal", session_id, item))
-    view.add_item(SessionButton("end", session_id))
+    view.add_item(SessionButton("end", session_id))  # no item: ending means the same from any message
     return view
 
 
