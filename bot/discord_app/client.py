@@ -152,7 +152,6 @@ class InterviewBot(commands.Bot):
             allowed_contexts=app_commands.AppCommandContext(guild=True, dm_channel=True, private_channel=True),
             allowed_installs=app_commands.AppInstallationType(guild=True, user=True),
             allowed_mentions=discord.AllowedMentions.none(),
-            http_trace=self.meter.trace_config(),  # times every interaction's first response
             **options,
         )
         self.runtime = runtime
@@ -186,6 +185,7 @@ class InterviewBot(commands.Bot):
         if self.http.connector is discord.utils.MISSING or self.http.connector.closed:  # bound discord.py's pool
             self.http.connector = aiohttp.TCPConnector(limit=HTTP_CONNECTIONS)
         await super().login(token)
+        self.meter.watch_acknowledgements()  # times every interaction's first response
         if self.runtime.settings.discord_api_base:
             _, url, _ = await self.http.get_bot_gateway()
             DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)

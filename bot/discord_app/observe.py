@@ -2,9 +2,11 @@
 
 Acknowledgement latency runs from the interaction's creation (the time in its snowflake id, so it includes the
 gateway's delay as the user sees it) to the moment Discord accepted our first response (the `/interactions/{id}/
-{token}/callback` request; every other reply is a webhook followup). It is measured by an aiohttp trace on
-discord.py's HTTP session (`Client(http_trace=...)`, the hook discord.py offers for this), so no handler has to
-remember to time itself. The hot path costs a dict insert per interaction and a string check per REST request.
+{token}/callback` request; every other reply is a webhook followup). discord.py sends every first response through
+its webhook adapter's `create_interaction_response`; the bot installs a subclass that reports each accepted one
+(`AcknowledgementAdapter`), so no handler has to remember to time itself. An aiohttp trace on discord.py's session
+(`Client(http_trace=...)`) did this before, but aiohttp then builds and sends all eight trace signals for every REST
+request: ~0.05 ms of CPU each, a tenth of what acknowledging costs (benchmarks/README.md).
 
 Labels stay bounded: command names only when the tree knows them, custom-id prefixes only in our own
 `prefix:action` shape, never ids or user text.
@@ -16,12 +18,12 @@ import asyncio
 import contextlib
 import re
 import time
-from types import SimpleNamespace
+import weakref
 from typing import Any, cast
 
-import aiohttp
 import discord
 from discord import app_commands
+from discord.webhook.async_ import AsyncWebhookAdapter, async_context
 
 from bot.ops.metrics import METRICS, Metrics
 
@@ -84,7 +86,7 @@ def error_site(interaction: discord.Interaction) -> str:
 
 
 class InteractionMeter:
-    """Counts interactions as they arrive (`received`), times their acknowledgement (`trace_config`), and lets
+    """Counts interactions as they arrive (`received`), times their acknowledgement (`watch_acknowledgements`), and lets
     slower work wait while acknowledgements are outstanding (`acknowledgements_first`)."""
 
     def __init__(self, metrics: Metrics = METRICS, wall_clock: Any = time.time) -> None:  # noqa: ANN401
@@ -140,17 +142,32 @@ class InteractionMeter:
         if not self._pending:
             self._settled.set()
 
-    def trace_config(self) -> aiohttp.TraceConfig:
-        trace = aiohttp.TraceConfig()
-        trace.on_request_end.append(self._on_request_end)
-        return trace
+    def watch_acknowledgements(self) -> None:
+        """Be told of every first response Discord accepts from tasks started after this call, in this context
+        (the bot calls it when it logs in, before its gateway connection spawns any handler)."""
+        ACKNOWLEDGEMENTS.meters.add(self)
+        async_context.set(ACKNOWLEDGEMENTS)
 
-    async def _on_request_end(
-        self, session: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceRequestEndParams
-    ) -> None:
-        path = params.url.path
-        if not path.endswith("/callback") or params.response.status >= 400:
-            return
-        parts = path.rsplit("/", 4)  # [..., "interactions", id, token, "callback"]
-        if len(parts) == 5 and parts[1] == "interactions" and parts[2].isdigit():
-            self.acknowledged(int(parts[2]))
+
+class AcknowledgementAdapter(AsyncWebhookAdapter):
+    """discord.py's webhook adapter, telling the meters when Discord accepted an interaction's first response.
+
+    One per process: interaction ids are unique, so each meter (one per bot) only counts the ones it received."""
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]  # discord.py leaves it unannotated
+        self.meters: weakref.WeakSet[InteractionMeter] = weakref.WeakSet()
+
+    async def create_interaction_response(  # async: the same awaitable its callers await
+        self,
+        interaction_id: int,
+        token: str,
+        **kwargs: Any,  # noqa: ANN401 - passed through to discord.py
+    ) -> Any:  # noqa: ANN401 - discord.py's callback response payload
+        response = await super().create_interaction_response(interaction_id, token, **kwargs)
+        for meter in self.meters:  # raised on an HTTP error, so only accepted responses get here
+            meter.acknowledged(interaction_id)
+        return response
+
+
+ACKNOWLEDGEMENTS = AcknowledgementAdapter()
