@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.helpers import run_cli, run_module
+from tests.helpers import run_cli, run_cli_in_process, run_module
 
 COMMANDS = ["practice", "grade", "bank", "bank validate", "bank stats", "bank list", "bank schema", "db", "db upgrade"]
 
@@ -20,7 +20,8 @@ def test_help_lists_the_commands(cli_env):
 
 @pytest.mark.parametrize("command", COMMANDS, ids=COMMANDS)
 def test_every_command_has_help(cli_env, command):
-    result = run_cli([*command.split(), "--help"], cli_env)
+    # In process: `test_help_lists_the_commands` and `python -m bot` run the real entry point.
+    result = run_cli_in_process([*command.split(), "--help"], cli_env)
     assert result.returncode == 0, result.stderr
     assert "Usage:" in result.stdout
 
