@@ -50,6 +50,15 @@ def cli_env(database_url: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
+def builtin_bank():
+    """The shipped question bank, parsed once per test session (~0.6 s of YAML each time); read it, don't change it."""
+    from bot.core.question_bank import load_bank
+    from bot.resources import builtin_bank_dir
+
+    return load_bank(builtin_bank_dir())
+
+
+@pytest.fixture(scope="session")
 def offline_grader():
     """One real offline grader per test session: its model loads in ~0.4 s and caches key-point embeddings."""
     from bot.grading.offline import OfflineGrader

@@ -7,8 +7,6 @@ import json
 
 import pytest
 
-from bot.settings import Settings
-from bot.wiring import build_bank
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.helpers import mockinterview_command
 
@@ -36,8 +34,8 @@ async def run_grade(env: dict[str, str], question_id: str, answer: str) -> tuple
 
 
 @pytest.fixture
-def bank_question():
-    questions = build_bank(Settings()).questions
+def bank_question(builtin_bank):
+    questions = builtin_bank.questions
     return questions[min(questions)]
 
 

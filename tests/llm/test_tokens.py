@@ -9,7 +9,6 @@ import socket
 import pytest
 
 from bot.core.models import Rubric
-from bot.core.question_bank import load_bank
 from bot.llm.prompts import GraderPrompt
 from bot.llm.tokens import (
     EncodingFileError,
@@ -25,7 +24,6 @@ from bot.llm.tokens import (
     price_for,
     splits_cleanly,
 )
-from bot.resources import builtin_bank_dir
 from bot.settings import DEFAULT_PRICES, ModelPrice, Settings
 
 O200K_URL = "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken"
@@ -101,12 +99,12 @@ TRICKY_ANSWERS = (
 
 
 @pytest.mark.parametrize("name", ["o200k_base", "cl100k_base"])
-def test_cached_prompt_counts_equal_full_counts_for_every_bank_question(name):
+def test_cached_prompt_counts_equal_full_counts_for_every_bank_question(name, builtin_bank):
     encoding = load_encoding(name)
     counter = PromptTokenCounter(encoding)
     prompt = GraderPrompt.load()
     rng = random.Random(8)
-    for question in load_bank(builtin_bank_dir(), []).questions.values():
+    for question in builtin_bank.questions.values():
         rubric = Rubric.from_question(question)
         answer = rng.choice((*TRICKY_ANSWERS, question.reference_answer))
         rendered = prompt.render(rubric, answer, nonce=f"{rng.getrandbits(64):016x}")

@@ -13,8 +13,6 @@ from types import SimpleNamespace
 import pytest
 
 from bot.core.models import Attempt, AttemptStatus, GradeResult, KeyPointResult, Verdict, storable_text
-from bot.core.question_bank import load_bank
-from bot.resources import builtin_bank_dir
 from tests.reliability._corpus import CORPUS, IDS
 
 render = pytest.importorskip("bot.discord_app.exts.interview._render", reason="the Discord adapter is not here")
@@ -22,8 +20,8 @@ embeds = pytest.importorskip("bot.discord_app.embeds")
 
 
 @pytest.fixture(scope="module")
-def bank():
-    return load_bank(builtin_bank_dir())
+def bank(builtin_bank):
+    return builtin_bank
 
 
 def attempt_with(text: str, bank) -> Attempt:

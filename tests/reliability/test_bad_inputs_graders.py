@@ -7,9 +7,7 @@ import re
 import pytest
 
 from bot.core.models import Rubric, Verdict, storable_text
-from bot.core.question_bank import load_bank
 from bot.llm.prompts import GraderPrompt
-from bot.resources import builtin_bank_dir
 from tests.fakes.openai_server import _FENCED_ANSWER
 from tests.reliability._corpus import CORPUS, IDS, pick
 
@@ -31,8 +29,8 @@ def _params(entries, known):
 
 
 @pytest.fixture(scope="module")
-def rubrics() -> dict[str, Rubric]:
-    bank = load_bank(builtin_bank_dir())
+def rubrics(builtin_bank) -> dict[str, Rubric]:
+    bank = builtin_bank
     chosen = [qid for qid in QUESTIONS if qid in bank.questions] or list(bank.questions)[:3]
     return {qid: Rubric.from_question(bank.questions[qid]) for qid in chosen}
 
