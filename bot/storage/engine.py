@@ -14,6 +14,7 @@ PostgreSQL needs neither: `write_transaction` is just `engine.begin()` there.
 from __future__ import annotations
 
 import asyncio
+import functools
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,9 +24,12 @@ from typing import Any
 from sqlalchemy import Table, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.util import await_only
+
+from bot.storage import sqlite_driver
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 SQLITE_POOL_SIZE = 15  # concurrent readers (WAL); writers queue on the write lock below anyway
@@ -58,9 +62,14 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:  # noqa: ANN401 - pas
     # A fixed pool: SQLAlchemy's default (5 kept + 10 overflow) closed every overflow connection on return, so a
     # burst of interactions opened and closed SQLite connections (a thread, the file, four PRAGMAs each) over and
     # over. Connections are opened on first use only.
-    if make_url(url).database not in (None, "", ":memory:"):  # a memory database has one static connection
+    parsed = make_url(url)
+    if parsed.database not in (None, "", ":memory:"):  # a memory database has one static connection
         kwargs.setdefault("pool_size", SQLITE_POOL_SIZE)
         kwargs.setdefault("max_overflow", 0)
+        # The same sqlite3 connection SQLAlchemy would open, through a driver that runs a statement in one hop.
+        arguments, options = SQLiteDialect_aiosqlite().create_connect_args(parsed)
+        options["timeout"] = SQLITE_BUSY_TIMEOUT_MS / 1000
+        kwargs.setdefault("async_creator", functools.partial(sqlite_driver.connect, *arguments, **options))
     engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
