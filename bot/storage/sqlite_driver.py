@@ -102,6 +102,7 @@ class OneHopConnection(aiosqlite.Connection):
 async def connect(database: str, **options: Any) -> OneHopConnection:  # noqa: ANN401 - sqlite3.connect's options
     """An open `OneHopConnection` to `database` (`sqlite3.connect` arguments), for `async_creator`."""
     connection = OneHopConnection(lambda: sqlite3.connect(database, **options), iter_chunk_size=64)
-    connection._thread.daemon = True  # as SQLAlchemy sets aiosqlite's own: an unclosed one doesn't hold the exit
+    # As SQLAlchemy sets aiosqlite's own: an unclosed connection doesn't hold the exit (before 0.22 it is the thread).
+    getattr(connection, "_thread", connection).daemon = True
     await connection  # starts its thread and opens the database there
     return connection
