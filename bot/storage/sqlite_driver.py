@@ -10,6 +10,7 @@ own `Connection` (SQLAlchemy's adapter also uses its queue and thread, which is 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -103,6 +104,7 @@ async def connect(database: str, **options: Any) -> OneHopConnection:  # noqa: A
     """An open `OneHopConnection` to `database` (`sqlite3.connect` arguments), for `async_creator`."""
     connection = OneHopConnection(lambda: sqlite3.connect(database, **options), iter_chunk_size=64)
     # As SQLAlchemy sets aiosqlite's own: an unclosed connection doesn't hold the exit (before 0.22 it is the thread).
-    getattr(connection, "_thread", connection).daemon = True
+    thread: threading.Thread = getattr(connection, "_thread", connection)
+    thread.daemon = True
     await connection  # starts its thread and opens the database there
     return connection
