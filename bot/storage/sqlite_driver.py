@@ -13,7 +13,7 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 
@@ -104,7 +104,7 @@ async def connect(database: str, **options: Any) -> OneHopConnection:  # noqa: A
     """An open `OneHopConnection` to `database` (`sqlite3.connect` arguments), for `async_creator`."""
     connection = OneHopConnection(lambda: sqlite3.connect(database, **options), iter_chunk_size=64)
     # As SQLAlchemy sets aiosqlite's own: an unclosed connection doesn't hold the exit (before 0.22 it is the thread).
-    thread: threading.Thread = getattr(connection, "_thread", connection)
+    thread = cast(threading.Thread, getattr(connection, "_thread", connection))
     thread.daemon = True
     await connection  # starts its thread and opens the database there
     return connection
