@@ -42,14 +42,19 @@ class BankValidationError(UserFacingError):
         super().__init__(f"The question bank has {len(self.problems)} problem(s):\n{lines}{more}")
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """A safe loader that refuses aliases, so a hostile file can't expand into a 'billion laughs' bomb."""
+# PyYAML's libyaml (C) loader where PyYAML was built with it: the bank loads in ~0.3 s instead of ~0.8 s, on every
+# start of the bot, a worker or `mockinterview practice`.
+_SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-    def compose_node(self, parent: Any, index: Any) -> Any:  # noqa: ANN401 - PyYAML's untyped API
-        if self.check_event(yaml.AliasEvent):
-            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
-            raise yaml.composer.ComposerError(None, None, "YAML aliases (*name) are not allowed", mark)
-        return super().compose_node(parent, index)
+
+def _load_yaml(text: str) -> Any:  # noqa: ANN401 - whatever the document holds
+    """The document, refusing aliases first (a cheap pass over the parser's events) so a hostile file can't expand
+    into a 'billion laughs' bomb."""
+    for event in yaml.parse(text, Loader=_SAFE_LOADER):
+        if isinstance(event, yaml.AliasEvent):
+            mark = event.start_mark  # libyaml's Mark: the same line and column as PyYAML's
+            raise yaml.composer.ComposerError(None, None, "YAML aliases (*name) are not allowed", mark)  # type: ignore[arg-type]
+    return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader
 
 
 @dataclass(frozen=True)
@@ -110,7 +115,7 @@ class QuestionBank:
 def parse_bank_text(text: str, source: str) -> tuple[BankFile | None, list[BankProblem]]:
     """Parse one bank file's text; return the file (when fully valid) and every problem found."""
     try:
-        document = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+        document = _load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
