@@ -6,6 +6,8 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+_ROUNDING_TOKENS = 1e-6
+
 
 class TokenRateLimiter:
     """Allows bursts up to one minute's budget, then paces requests to `tokens_per_minute`."""
@@ -32,8 +34,10 @@ class TokenRateLimiter:
         async with self._lock:
             while True:
                 self._refill()
-                if self._available >= needed:
-                    self._available -= needed
+                # Within rounding: after sleeping exactly the computed delay, the refill can come out 1e-13
+                # tokens short, and a second, zero-length sleep would follow.
+                if self._available >= needed - _ROUNDING_TOKENS:
+                    self._available = max(0.0, self._available - needed)
                     return waited
                 delay = (needed - self._available) / self._rate_per_s
                 await self._sleep(delay)

@@ -70,3 +70,13 @@ async def test_waiting_requests_are_served_in_order(fake_time):
 
     await asyncio.gather(take(1, 3_000), take(2, 100))
     assert order == [1, 2]
+
+
+async def test_one_sleep_suffices_whatever_the_rounding_of_the_refill(fake_time):
+    # At 1,000 tokens a minute, sleeping the computed delay for 1,000 after 588 refills 999.9999999999999 tokens.
+    bucket = limiter(fake_time, per_minute=1_000)
+    await bucket.acquire(588)
+    waited = await bucket.acquire(1_000)
+    assert fake_time.sleeps == [pytest.approx(35.28)]
+    assert waited == fake_time.sleeps[0]
+    assert await bucket.acquire(1) > 0  # the bucket was emptied, not left with a rounding error's credit
