@@ -17,13 +17,13 @@ from typing import Any, cast
 
 import aiosqlite
 
-_NO_ROWS: list[Any] = []
+_NO_ROWS: Sequence[Any] = ()  # immutable: shared by every statement without rows
 
 
 @dataclass(frozen=True)
 class _Outcome:
     description: Any
-    rows: list[Any]
+    rows: Sequence[Any]
     rowcount: int
     lastrowid: int | None
 
@@ -50,7 +50,7 @@ class StatementCursor:
 
     def __init__(self, connection: OneHopConnection) -> None:
         self._connection = connection
-        self._rows: list[Any] = _NO_ROWS
+        self._rows: Sequence[Any] = _NO_ROWS
         self.description: Any = None
         self.rowcount = -1
         self.lastrowid: int | None = None
@@ -74,11 +74,11 @@ class StatementCursor:
         self.description, self._rows = outcome.description, outcome.rows
         self.rowcount, self.lastrowid = outcome.rowcount, outcome.lastrowid
 
-    async def fetchall(self) -> list[Any]:
+    async def fetchall(self) -> Sequence[Any]:
         rows, self._rows = self._rows, _NO_ROWS
         return rows
 
-    async def fetchmany(self, size: int | None = None) -> list[Any]:
+    async def fetchmany(self, size: int | None = None) -> Sequence[Any]:
         count = self.arraysize if size is None else size
         rows, self._rows = self._rows[:count], self._rows[count:]
         return rows
