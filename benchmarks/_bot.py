@@ -31,6 +31,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 POLL_S = 0.02
 PROFILE_S = "MOCKINTERVIEW_BENCH_PROFILE_S"
+PROFILE_GIL = "MOCKINTERVIEW_BENCH_PROFILE_GIL"
 
 # Environment variables the benchmark owns; anything else set in the caller's environment (or a .env file in
 # the working directory) could change what is measured, so the bot runs from an empty folder with these removed.
@@ -224,6 +225,7 @@ class BotUnderTest:
         spy = await asyncio.create_subprocess_exec(
             "py-spy", "record", "--pid", str(self.pid), "--format", "raw", "--output", output, "--rate", "200",
             *(["--duration", os.environ[PROFILE_S]] if PROFILE_S in os.environ else []),
+            *(["--gil"] if os.environ.get(PROFILE_GIL) else []),  # only the thread holding the GIL: the loop's CPU
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
         await asyncio.sleep(0.5)  # let it attach
