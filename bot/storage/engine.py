@@ -59,6 +59,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:  # noqa: ANN401 - pas
         kwargs.setdefault("pool_pre_ping", True)
         return create_async_engine(url, **kwargs)
 
+    busy_timeout_s = SQLITE_BUSY_TIMEOUT_MS / 1000
     # A fixed pool: SQLAlchemy's default (5 kept + 10 overflow) closed every overflow connection on return, so a
     # burst of interactions opened and closed SQLite connections (a thread, the file, four PRAGMAs each) over and
     # over. Connections are opened on first use only.
@@ -66,11 +67,12 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:  # noqa: ANN401 - pas
     if parsed.database not in (None, "", ":memory:"):  # a memory database has one static connection
         kwargs.setdefault("pool_size", SQLITE_POOL_SIZE)
         kwargs.setdefault("max_overflow", 0)
-        # The same sqlite3 connection SQLAlchemy would open, through a driver that runs a statement in one hop.
+        # The same sqlite3 connection SQLAlchemy would open, through a driver that runs a statement in one hop
+        # (SQLAlchemy passes `connect_args` only to its own driver: a memory database's).
         arguments, options = SQLiteDialect_aiosqlite().create_connect_args(parsed)
-        options["timeout"] = SQLITE_BUSY_TIMEOUT_MS / 1000
-        kwargs.setdefault("async_creator", functools.partial(sqlite_driver.connect, *arguments, **options))
-    engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
+        creator = functools.partial(sqlite_driver.connect, *arguments, timeout=busy_timeout_s, **options)
+        kwargs.setdefault("async_creator", creator)
+    engine = create_async_engine(url, connect_args={"timeout": busy_timeout_s}, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:  # noqa: ANN401
