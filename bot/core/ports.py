@@ -44,6 +44,14 @@ class ReviewChange:
     reschedule: Reschedule
 
 
+@dataclass(frozen=True)
+class SessionRevision:
+    """What `SessionRepository.revise` saves: the session's new record and, optionally, a review with it."""
+
+    record: SessionRecord
+    review: ReviewChange | None = None
+
+
 class Grader(Protocol):
     """Grades one answer against a rubric. Raises `GraderUnavailableError` rather than invent a score."""
 
@@ -104,6 +112,14 @@ class SessionRepository(Protocol):
         """One transaction: store the answer with its grading job, and save (as `save`) the session record that
         `session_for(new attempt)` returns. The answer and the session's move to GRADING commit together or not
         at all, so a stale session (a double submit) leaves no attempt behind."""
+        ...
+
+    async def revise(
+        self, session_id: int, decide: Callable[[SessionRecord], SessionRevision | None]
+    ) -> tuple[SessionRecord, bool]:
+        """Read the session and save what `decide` makes of it (as `save`, review included) in one write
+        transaction, so no other write lands in between. `decide` returns None to leave the session as it is.
+        Returns the stored record and whether it changed; `SessionNotFoundError` when missing."""
         ...
 
     async def get(self, session_id: int) -> SessionRecord:

@@ -35,6 +35,7 @@ from bot.core.ports import (
     Clock,
     ReviewChange,
     SessionRepository,
+    SessionRevision,
     StaleSessionError,
     SystemClock,
 )
@@ -279,31 +280,36 @@ class InterviewService:
         """Called once an attempt is graded (or failed for good): GRADING → FEEDBACK, and schedule its review.
 
         Returns None for attempts outside a session or already recorded (idempotent for redelivery)."""
+        view, recorded = await self._record_grade(attempt)
+        return view if recorded else None
+
+    async def feedback_view(self, attempt: Attempt) -> SessionView | None:
+        """`record_grade`, returning the session as it stands either way: what the feedback for `attempt` shows
+        (None only for attempts outside a session). One transaction, where a redelivery used to need a second read."""
+        view, _ = await self._record_grade(attempt)
+        return view
+
+    async def _record_grade(self, attempt: Attempt) -> tuple[SessionView | None, bool]:
         now = self.clock.now()
         review = None
         if attempt.status == AttemptStatus.GRADED and attempt.grade is not None and attempt.kind != ItemKind.FOLLOW_UP:
             review = self._review(attempt.user_id, attempt.question_id, attempt.grade.score, now)
-        session_id = attempt.session_id
-        if session_id is None:
+        if attempt.session_id is None:
             if review is not None:
                 await self.reviews.reschedule_review(review)
-            return None
+            return None, False
+        read: list[InterviewSession] = []  # the session as `graded` found it (and changed it)
 
-        for _ in range(SAVE_TRIES - 1):
-            try:
-                return await self._record_once(session_id, attempt, review, now)
-            except StaleSessionError:  # e.g. the user pressed End meanwhile: look again at the latest state
-                continue
-        return await self._record_once(session_id, attempt, review, now)
+        def graded(record: SessionRecord) -> SessionRevision | None:
+            session = self._session_of(record)
+            read.append(session)
+            if session.state != SessionState.GRADING or session.pending_attempt_id != attempt.id:
+                return None  # already recorded: a redelivered notification changes nothing
+            session.graded(self._result_for(session, attempt), now)
+            return SessionRevision(self._updated(session, record), review)  # the review in the same transaction
 
-    async def _record_once(
-        self, session_id: int, attempt: Attempt, review: ReviewChange | None, now: datetime
-    ) -> SessionView | None:
-        session, record = await self._load(session_id)
-        if session.state != SessionState.GRADING or session.pending_attempt_id != attempt.id:
-            return None  # already recorded: a redelivered notification changes nothing
-        session.graded(self._result_for(session, attempt), now)
-        return await self._save(session, record, review=review)  # the review in the same transaction
+        record, recorded = await self.sessions.revise(attempt.session_id, graded)
+        return await self._view(read[-1], record), recorded
 
     @staticmethod
     def _review(user_id: int, question_id: str, score: float | None, now: datetime) -> ReviewChange:

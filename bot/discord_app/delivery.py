@@ -127,9 +127,7 @@ class FeedbackDeliverer:
             log.warning("attempt %d has a delivery target for another adapter; skipped", item.attempt.id)
             return
         service = self.bot.runtime.service
-        view = await service.record_grade(item.attempt)  # idempotent: a redelivery records nothing twice
-        if view is None and item.attempt.session_id is not None:
-            view = await service.get(item.attempt.session_id)
+        view = await service.feedback_view(item.attempt)  # records the grade; a redelivery records nothing twice
         shareable = bool(target.get("ephemeral")) and item.attempt.guild_id is not None
         pages, buttons = feedback_message(self.bot.runtime, item.attempt, view, shareable=shareable)
         await self.outbox.send(target, pages, buttons)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.core.errors import SessionAlreadyActiveError, SessionNotFoundError
 from bot.core.models import AnswerSubmission, Attempt, SessionRecord, Transport
-from bot.core.ports import Clock, ReviewChange, StaleSessionError, SystemClock
+from bot.core.ports import Clock, ReviewChange, SessionRevision, StaleSessionError, SystemClock
 from bot.storage.attempts import ensure_user, insert_answers
 from bot.storage.engine import write_transaction
 from bot.storage.progress import reschedule_review
@@ -25,6 +25,7 @@ from bot.storage.tables import interview_sessions
 # The per-answer statements are built once: a statement object keeps its SQLAlchemy cache key, so running it again
 # skips re-coercing and re-keying it (issue 8); each execution passes only its parameters.
 _SESSION_BY_ID = select(interview_sessions).where(interview_sessions.c.id == bindparam("session_id"))
+_SESSION_BY_ID_FOR_UPDATE = _SESSION_BY_ID.with_for_update()
 _SESSION_VERSION = select(interview_sessions.c.version).where(interview_sessions.c.id == bindparam("session_id"))
 # The SET columns are the parameters' column keys (`_mutable_values`); the version is bumped in SQL.
 _SAVE_IF_AT_VERSION = (
@@ -132,6 +133,24 @@ class SqlSessionRepository:
             (attempt,) = await insert_answers(connection, [submission], now)  # the session's user exists
             await _update(connection, session_for(attempt), now)  # stale: raises, and the attempt rolls back
         return attempt
+
+    async def revise(
+        self, session_id: int, decide: Callable[[SessionRecord], SessionRevision | None]
+    ) -> tuple[SessionRecord, bool]:
+        now = self.clock.now()
+        async with write_transaction(self.engine) as connection:
+            # On SQLite the write transaction already holds the database's write lock; on PostgreSQL, lock the row.
+            row = (await connection.execute(_SESSION_BY_ID_FOR_UPDATE, {"session_id": session_id})).first()
+            if row is None:
+                raise SessionNotFoundError(session_id)
+            current = session_from_row(row)
+            revision = decide(current)
+            if revision is None:
+                return current, False
+            stored = await _update(connection, revision.record, now)
+            if revision.review is not None:  # the session's user exists (a foreign key), so no ensure_user
+                await reschedule_review(connection, revision.review, now)
+        return stored, True
 
     async def get(self, session_id: int) -> SessionRecord:
         async with self.engine.connect() as connection:
