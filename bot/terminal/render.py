@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console, Group
 from rich.panel import Panel
@@ -10,10 +11,12 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.core.models import Attempt, GradeResult, Question, Verdict
-from bot.core.question_bank import QuestionBank
-from bot.core.report import Report
-from bot.core.service import Prompt
 from bot.core.session import ItemKind
+
+if TYPE_CHECKING:  # `history` and `grade` render without the service, its bank (YAML) and reports
+    from bot.core.question_bank import QuestionBank
+    from bot.core.report import Report
+    from bot.core.service import Prompt
 
 VERDICT_STYLE = {
     Verdict.COVERED: ("✔", "green"),
