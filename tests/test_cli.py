@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
+from bot.storage.migrate import upgrade
 from tests.helpers import run_cli, run_cli_in_process, run_module
 
 COMMANDS = ["practice", "grade", "bank", "bank validate", "bank stats", "bank list", "bank schema", "db", "db upgrade"]
@@ -97,3 +100,69 @@ def test_db_upgrade_creates_the_database(cli_env, tmp_path):
     result = run_cli(["db", "upgrade"], {**cli_env, "MOCKINTERVIEW_DATABASE_URL": url})
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "nested" / "fresh.db").exists()
+
+
+# --- start-up: a command imports only what it uses, when it runs -------------------------------------------------
+
+# Modules none of these commands needs until it runs, and `--help` never: each costs 20-300 ms of start-up, and a
+# command module that imports one at its top makes every command (and `--help`) pay for it. Checked by name in a
+# fresh interpreter, not by timing, so a busy machine can't make it flaky.
+NOT_AT_START = frozenset(
+    {"alembic", "discord", "aiohttp", "openai", "sqlalchemy", "numpy", "onnxruntime", "prometheus_client"}
+    | {"pydantic_settings", "yaml"}
+)
+# Still imported at the top of bot/cli/run.py and bot/cli/worker.py. Once they import them in their commands,
+# `test_run_and_worker_modules_import_nothing_heavy` passes (so fails, being strict): delete it and this set.
+IMPORTED_BY_RUN_AND_WORKER = frozenset(
+    {"discord", "aiohttp", "prometheus_client", "sqlalchemy", "pydantic_settings", "yaml"}
+)
+
+_PROBE = """
+import sys
+from bot.cli import app
+if sys.argv[1:]:
+    try:
+        app(sys.argv[1:], prog_name="mockinterview")
+    except SystemExit:
+        pass
+print("loaded:", *sorted(name for name in {watched!r} if name in sys.modules))
+"""
+
+
+def _loaded_after(args: list[str], env: dict[str, str]) -> set[str]:
+    """Which of NOT_AT_START a fresh interpreter has imported after importing the CLI and running `args`."""
+    probe = _PROBE.format(watched=sorted(NOT_AT_START))
+    result = subprocess.run(
+        [sys.executable, "-c", probe, *args], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+    last = result.stdout.splitlines()[-1] if result.stdout else ""
+    assert last.startswith("loaded:"), result.stdout + result.stderr
+    return set(last.split()[1:]) - IMPORTED_BY_RUN_AND_WORKER
+
+
+@pytest.mark.parametrize(
+    "args", [[], ["--help"], ["practice", "--help"], ["bank", "--help"], ["grade", "--help"]], ids=" ".join
+)
+def test_importing_the_cli_and_help_import_nothing_heavy(cli_env, args):
+    assert _loaded_after(args, cli_env) == set()
+
+
+def test_bank_stats_imports_no_database_grader_or_discord(cli_env):
+    assert _loaded_after(["bank", "stats"], cli_env) <= {"pydantic_settings", "yaml"}
+
+
+def test_grading_offline_imports_no_database_llm_or_discord(cli_env):
+    args = ["grade", "--question-id", "gans.mode-collapse", "--answer", "x", "--grader", "offline", "--json"]
+    assert _loaded_after(args, cli_env) <= {"pydantic_settings", "yaml", "numpy", "onnxruntime"}
+
+
+def test_a_database_at_head_is_opened_without_alembic(cli_env, database_url):
+    upgrade(database_url)
+    assert _loaded_after(["history"], cli_env) <= {"pydantic_settings", "sqlalchemy"}
+
+
+@pytest.mark.xfail(strict=True, reason="bot/cli/run.py and bot/cli/worker.py import these at the top")
+def test_run_and_worker_modules_import_nothing_heavy(cli_env):
+    probe = f"import sys, bot.cli; print(sorted(m for m in {sorted(IMPORTED_BY_RUN_AND_WORKER)!r} if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=cli_env, check=True)
+    assert result.stdout.strip() == "[]"

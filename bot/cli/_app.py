@@ -1,4 +1,9 @@
-"""The Typer application, shared error handling and the per-invocation settings."""
+"""The Typer application, shared error handling and the per-invocation settings.
+
+Every command module is imported to register its commands, so `mockinterview --help` pays for whatever they import
+at the top: keep those imports to typer, rich and the core's models, and import the rest inside the command that
+uses it (tests/test_cli.py checks it).
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,16 @@ import functools
 import logging
 import sys
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import click
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
 from bot.core.errors import GraderUnavailableError, UserFacingError
-from bot.logging_setup import configure_logging
-from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 app = typer.Typer(
     name="mockinterview",
@@ -33,6 +38,11 @@ R = TypeVar("R")
 
 def load_settings() -> Settings:
     """Settings from the environment; a bad value is a clear message, never a traceback."""
+    from pydantic import ValidationError
+
+    from bot.logging_setup import configure_logging
+    from bot.settings import Settings
+
     try:
         settings = Settings()
     except ValidationError as exc:

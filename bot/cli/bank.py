@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -12,8 +12,10 @@ from rich.table import Table
 
 from bot.cli._app import app, friendly_errors, load_settings
 from bot.core.models import BankFile, Difficulty
-from bot.core.question_bank import QuestionBank, collect_bank, load_bank
 from bot.resources import builtin_bank_dir
+
+if TYPE_CHECKING:
+    from bot.core.question_bank import QuestionBank
 
 bank_app = typer.Typer(help="Check and inspect question banks.", no_args_is_help=True)
 app.add_typer(bank_app, name="bank")
@@ -34,6 +36,8 @@ def _dirs(dirs: list[Path] | None) -> tuple[Path, list[Path]]:
 @bank_app.command("validate")
 def validate(dirs: DirsArgument = None) -> None:
     """Report every problem (file, question id, field) in the banks; exit 1 if there is any."""
+    from bot.core.question_bank import collect_bank
+
     first, rest = _dirs(dirs)
     bank, problems = collect_bank(first, rest)
     for problem in problems:
@@ -100,5 +104,7 @@ def bank_json_schema() -> dict[str, object]:
 
 
 def _load(dirs: list[Path] | None) -> QuestionBank:
+    from bot.core.question_bank import load_bank
+
     first, rest = _dirs(dirs)
     return load_bank(first, rest)

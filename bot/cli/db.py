@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from bot.cli._app import app, load_settings
-from bot.storage.migrate import upgrade
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -16,6 +15,8 @@ app.add_typer(db_app, name="db")
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Apply migrations to MOCKINTERVIEW_DATABASE_URL (created if missing)."""
+    from bot.storage.migrate import upgrade
+
     settings = load_settings()
     upgrade(settings.database_url, revision)
     typer.echo(f"Database is at revision {revision}.")

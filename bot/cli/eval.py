@@ -10,19 +10,19 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from bot.cli._app import app, err_console, friendly_errors, load_settings
 from bot.core.errors import GraderUnavailableError, UserFacingError
-from bot.core.metrics import Agreement, agreement
 from bot.core.models import MAX_SCORE, PASS_THRESHOLD, GradeResult, Rubric
 from bot.core.ports import Grader, closing_grader
-from bot.grading.offline import OfflineGrader
 from bot.wiring import build_grader
+
+if TYPE_CHECKING:
+    from bot.core.metrics import Agreement
 
 REQUIRED_COLUMNS = ("question", "reference_answer", "student_answer", "score", "score_max")
 OFFLINE_CHUNK = 256  # rows the offline grader encodes in one go (progress advances per chunk)
@@ -97,6 +97,8 @@ async def grade_rows(
     grader: Grader, rows: Sequence[EvalRow], concurrency: int, advance: Callable[[int], None]
 ) -> list[GradeResult]:
     """Grade every row: the offline grader in encoded batches, any other grader concurrently (bounded)."""
+    from bot.grading.offline import OfflineGrader
+
     if isinstance(grader, OfflineGrader):
         results: list[GradeResult] = []
         for start in range(0, len(rows), OFFLINE_CHUNK):
@@ -158,6 +160,10 @@ def eval_command(
     ] = None,
 ) -> None:
     """Grade every row of a human-scored CSV and report the grader's agreement with the human scores."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from bot.core.metrics import agreement
+
     settings = load_settings()
     columns, rows = read_eval_csv(file)
     chosen = build_grader(settings, grader)

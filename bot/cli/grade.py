@@ -13,7 +13,6 @@ from rich.console import Console
 from bot.cli._app import app, friendly_errors, load_settings
 from bot.core.models import GradeResult, Rubric
 from bot.core.ports import closing_grader
-from bot.terminal.render import print_grade
 from bot.wiring import build_bank, build_grader
 
 GraderOption = Annotated[
@@ -31,6 +30,8 @@ def grade(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a report.")] = False,
 ) -> None:
     """Grade one answer against a bank question's reference answer and key points."""
+    from bot.terminal.render import print_grade
+
     settings = load_settings()
     question = build_bank(settings).get(question_id)
     text = sys.stdin.read() if answer == "-" else answer

@@ -13,10 +13,6 @@ from rich.console import Console
 from bot.cli._app import app, friendly_errors, load_settings
 from bot.core.models import TERMINAL_USER_ID, Difficulty
 from bot.core.ports import closing_grader
-from bot.core.service import InterviewService
-from bot.core.session import Mode
-from bot.terminal.practice import InterviewRequest, TerminalInterview
-from bot.terminal.render import history_table
 from bot.wiring import build_bank, build_grader, open_storage
 
 
@@ -35,6 +31,10 @@ def practice(
     seed: Annotated[int | None, typer.Option(help="Random seed, for a repeatable question choice.")] = None,
 ) -> None:
     """Run a mock interview in the terminal; every answer is saved and graded, with a report at the end."""
+    from bot.core.service import InterviewService
+    from bot.core.session import Mode
+    from bot.terminal.practice import InterviewRequest, TerminalInterview
+
     settings = load_settings()
     bank = build_bank(settings)
     if topic is not None:
@@ -67,6 +67,8 @@ def history(
     limit: Annotated[int, typer.Option(min=1, max=500, help="How many answers to show.")] = 20,
 ) -> None:
     """Show your past answers in the terminal, newest first, with their scores."""
+    from bot.terminal.render import history_table
+
     settings = load_settings()
 
     async def _run() -> None:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bot.cli._app import app, friendly_errors, load_settings
 from bot.cli.run import require_token
-from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 
 async def _sync(settings: Settings, token: str, guild_id: int | None) -> int:
