@@ -52,6 +52,15 @@ class SessionRevision:
     review: ReviewChange | None = None
 
 
+@dataclass(frozen=True)
+class AnswerPlan:
+    """What `SessionRepository.answer` stores: the answer, and the session record it moves to once the answer has
+    its id (`session_for(attempt)`)."""
+
+    submission: AnswerSubmission
+    session_for: Callable[[Attempt], SessionRecord]
+
+
 class Grader(Protocol):
     """Grades one answer against a rubric. Raises `GraderUnavailableError` rather than invent a score."""
 
@@ -112,6 +121,11 @@ class SessionRepository(Protocol):
         """One transaction: store the answer with its grading job, and save (as `save`) the session record that
         `session_for(new attempt)` returns. The answer and the session's move to GRADING commit together or not
         at all, so a stale session (a double submit) leaves no attempt behind."""
+        ...
+
+    async def answer(self, session_id: int, plan: Callable[[SessionRecord], AnswerPlan]) -> Attempt:
+        """`save_answer` with the session read in the same write transaction, so no other write lands in between:
+        `plan(record)` decides what to store (or raises to refuse, and nothing is written)."""
         ...
 
     async def revise(

@@ -31,6 +31,7 @@ from bot.core.models import (
     Verdict,
 )
 from bot.core.ports import (
+    AnswerPlan,
     AttemptRepository,
     Clock,
     ReviewChange,
@@ -60,6 +61,8 @@ MIN_SCORE_FOR_FOLLOW_UP = 3.0  # probing deeper after a blank answer teaches not
 SAVE_TRIES = 3  # an action re-read and re-decided this many times when another one saved the session first
 
 T = TypeVar("T")
+# Where an answer's feedback goes (adapter-specific), or a function of the session's record that says.
+Delivery = dict[str, object] | Callable[[SessionRecord], dict[str, object]] | None
 
 
 def attempt_kind(kind: ItemKind) -> str:
@@ -204,36 +207,41 @@ class InterviewService:
 
     # -- answering ------------------------------------------------------------------------------------------
 
-    async def awaiting_answer(self, session_id: int, user_id: int, *, item: int | None = None) -> SessionView:
-        """`user_id`'s session, checked to be waiting for an answer (to `item`, when the form names the item it was
-        opened for): read once, then given to `submit_to`."""
-        session, record = await self._load_owned(session_id, user_id)
-        check_item(session, item)
-        _check_awaiting(session)
-        return await self._view(session, record)
-
     async def submit_answer(
         self,
         session_id: int,
         user_id: int,
         text: str,
         *,
-        delivery: dict[str, object] | None = None,
+        delivery: Delivery = None,
         item: int | None = None,
     ) -> Attempt:
-        """Save the answer with its grading job (before any grading) and move the session to GRADING."""
-        return await self._act(session_id, user_id, lambda s, r: self._submit(s, r, text, delivery), item=item)
+        """Save the answer with its grading job (before any grading) and move the session to GRADING. The session is
+        read, checked (its owner, a question waiting, the `item` the form was opened for) and saved in one write
+        transaction. `delivery`: where the feedback goes, or a function of the session's record that says."""
+
+        def plan(record: SessionRecord) -> AnswerPlan:
+            session = self._session_of(record)
+            _check_owned(session, record, user_id)
+            check_item(session, item)
+            return self._answer_plan(session, record, text, delivery(record) if callable(delivery) else delivery)
+
+        return await self.sessions.answer(session_id, plan)
 
     async def submit_to(self, view: SessionView, text: str, *, delivery: dict[str, object] | None = None) -> Attempt:
-        """`submit_answer` on the session as the caller read it for this user (`awaiting_answer`, `active`)."""
+        """`submit_answer` on the session as the caller read it for this user (`active`): no second read."""
         session, record = view.session, view.record
-        return await self._act(
-            _id(record), record.user_id, lambda s, r: self._submit(s, r, text, delivery), read=(session, record)
-        )
 
-    async def _submit(
+        async def submit(session: InterviewSession, record: SessionRecord) -> Attempt:
+            plan = self._answer_plan(session, record, text, delivery)
+            # One transaction: the answer, its grading job and the session's move to GRADING (version-checked).
+            return await self.sessions.save_answer(plan.submission, plan.session_for)
+
+        return await self._act(_id(record), record.user_id, submit, read=(session, record))
+
+    def _answer_plan(
         self, session: InterviewSession, record: SessionRecord, text: str, delivery: dict[str, object] | None
-    ) -> Attempt:
+    ) -> AnswerPlan:
         item = _check_awaiting(session)
         if not text.strip():
             raise UserFacingError("Your answer is empty. Type an answer, or skip the question.")
@@ -255,8 +263,7 @@ class InterviewService:
             session.answer_submitted(attempt.id, now)
             return self._updated(session, record)
 
-        # One transaction: the answer, its grading job and the session's move to GRADING (version-checked).
-        return await self.sessions.save_answer(submission, grading)
+        return AnswerPlan(submission, grading)
 
     async def rubric_for(self, attempt: Attempt) -> Rubric:
         """The rubric to grade an attempt against: the question's, with the follow-up's wording for follow-ups."""
@@ -592,11 +599,16 @@ class InterviewService:
 
     async def _load_owned(self, session_id: int, user_id: int) -> tuple[InterviewSession, SessionRecord]:
         session, record = await self._load(session_id)
-        if record.user_id != user_id:
-            raise NotYourSessionError
-        if not session.live:
-            raise UserFacingError("This interview has ended. Start a new one any time.")
+        _check_owned(session, record, user_id)
         return session, record
+
+
+def _check_owned(session: InterviewSession, record: SessionRecord, user_id: int) -> None:
+    """Refuse an action on someone else's session, or on one that has ended."""
+    if record.user_id != user_id:
+        raise NotYourSessionError
+    if not session.live:
+        raise UserFacingError("This interview has ended. Start a new one any time.")
 
 
 def check_item(session: InterviewSession, item: int | None) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.core.errors import SessionAlreadyActiveError, SessionNotFoundError
 from bot.core.models import AnswerSubmission, Attempt, SessionRecord, Transport
-from bot.core.ports import Clock, ReviewChange, SessionRevision, StaleSessionError, SystemClock
+from bot.core.ports import AnswerPlan, Clock, ReviewChange, SessionRevision, StaleSessionError, SystemClock
 from bot.storage.attempts import ensure_user, insert_answers
 from bot.storage.engine import write_transaction
 from bot.storage.progress import reschedule_review
@@ -90,6 +90,21 @@ async def _update(connection: AsyncConnection, record: SessionRecord, now: datet
     return record.model_copy(update={"updated_at": now, "version": record.version + 1})
 
 
+async def _locked(connection: AsyncConnection, session_id: int) -> SessionRecord:
+    """The session, read in a write transaction: on SQLite that already holds the database's write lock; on
+    PostgreSQL the row is locked until the transaction ends."""
+    row = (await connection.execute(_SESSION_BY_ID_FOR_UPDATE, {"session_id": session_id})).first()
+    if row is None:
+        raise SessionNotFoundError(session_id)
+    return session_from_row(row)
+
+
+async def _store_answer(connection: AsyncConnection, plan: AnswerPlan, now: datetime) -> Attempt:
+    (attempt,) = await insert_answers(connection, [plan.submission], now)  # the session's user exists
+    await _update(connection, plan.session_for(attempt), now)  # stale: raises, and the attempt rolls back
+    return attempt
+
+
 class SqlSessionRepository:
     """`SessionRepository` over SQLAlchemy Core."""
 
@@ -130,20 +145,19 @@ class SqlSessionRepository:
     ) -> Attempt:
         now = self.clock.now()
         async with write_transaction(self.engine) as connection:
-            (attempt,) = await insert_answers(connection, [submission], now)  # the session's user exists
-            await _update(connection, session_for(attempt), now)  # stale: raises, and the attempt rolls back
-        return attempt
+            return await _store_answer(connection, AnswerPlan(submission, session_for), now)
+
+    async def answer(self, session_id: int, plan: Callable[[SessionRecord], AnswerPlan]) -> Attempt:
+        now = self.clock.now()
+        async with write_transaction(self.engine) as connection:
+            return await _store_answer(connection, plan(await _locked(connection, session_id)), now)
 
     async def revise(
         self, session_id: int, decide: Callable[[SessionRecord], SessionRevision | None]
     ) -> tuple[SessionRecord, bool]:
         now = self.clock.now()
         async with write_transaction(self.engine) as connection:
-            # On SQLite the write transaction already holds the database's write lock; on PostgreSQL, lock the row.
-            row = (await connection.execute(_SESSION_BY_ID_FOR_UPDATE, {"session_id": session_id})).first()
-            if row is None:
-                raise SessionNotFoundError(session_id)
-            current = session_from_row(row)
+            current = await _locked(connection, session_id)
             revision = decide(current)
             if revision is None:
                 return current, False

@@ -105,7 +105,7 @@ async def _count(engine: AsyncEngine, table: Any) -> int:
 # --- round trips
 
 
-async def test_an_answer_is_one_session_read_and_one_write_transaction(
+async def test_an_answer_is_one_write_transaction_that_reads_the_session(
     service: InterviewService, statements: Statements
 ) -> None:
     session_id = await _start(service)
@@ -117,7 +117,9 @@ async def test_an_answer_is_one_session_read_and_one_write_transaction(
         "INSERT INTO grading_jobs",
         "UPDATE interview_sessions SET",
     ]
-    assert statements.transactions == 2  # the read, then one write: the answer can't be saved without the move
+    # One write transaction: the session is read where no other write can land, and the answer can't be saved
+    # without the session's move to GRADING.
+    assert statements.transactions == 1
     view = await service.get(session_id)
     assert (view.session.state, view.session.pending_attempt_id) == (SessionState.GRADING, attempt.id)
 
@@ -126,7 +128,7 @@ async def test_a_caller_that_read_the_session_submits_with_no_second_read(
     service: InterviewService, statements: Statements
 ) -> None:
     session_id = await _start(service)
-    view = await service.awaiting_answer(session_id, USER)
+    view = await service.get(session_id)
     statements.reset()
     await service.submit_to(view, "my answer")
     assert [s.split()[0] for s in statements.sql] == ["INSERT", "INSERT", "UPDATE"]
@@ -196,7 +198,7 @@ async def test_two_submits_decided_on_the_same_read_store_one_answer(
     engine: AsyncEngine, service: InterviewService
 ) -> None:
     session_id = await _start(service)
-    first, second = [await service.awaiting_answer(session_id, USER) for _ in range(2)]
+    first, second = [await service.get(session_id) for _ in range(2)]
     results = await asyncio.gather(
         service.submit_to(first, "first"), service.submit_to(second, "second"), return_exceptions=True
     )
@@ -209,7 +211,7 @@ async def test_an_answer_to_a_question_skipped_meanwhile_is_not_stored(
     engine: AsyncEngine, service: InterviewService
 ) -> None:
     session_id = await _start(service)
-    typed_for_the_first: SessionView = await service.awaiting_answer(session_id, USER)
+    typed_for_the_first: SessionView = await service.get(session_id)
     moved_on = await service.skip(session_id, USER)
     with pytest.raises(MovedOnError):
         await service.submit_to(typed_for_the_first, "meant for question 1")
@@ -223,7 +225,7 @@ async def test_a_submit_racing_a_skip_applies_exactly_one_of_them(
     engine: AsyncEngine, service: InterviewService
 ) -> None:
     session_id = await _start(service)
-    view = await service.awaiting_answer(session_id, USER)
+    view = await service.get(session_id)
     answer, skip = await asyncio.gather(
         service.submit_to(view, "my answer"), service.skip(session_id, USER), return_exceptions=True
     )
@@ -263,7 +265,7 @@ async def test_a_hint_saved_between_the_read_and_the_save_of_an_answer_is_kept_a
     service: InterviewService,
 ) -> None:
     session_id = await _start(service)
-    view = await service.awaiting_answer(session_id, USER)  # the answer is decided on this read...
+    view = await service.get(session_id)  # the answer is decided on this read...
     await service.hint(session_id, USER)  # ...then a hint lands first
     attempt = await service.submit_to(view, "my answer")  # re-decided on the fresh read: same question
     assert attempt.hints_used == 1

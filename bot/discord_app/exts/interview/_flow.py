@@ -15,7 +15,7 @@ import discord
 from discord import app_commands
 
 from bot.core.errors import SessionAlreadyActiveError, UserFacingError
-from bot.core.models import Transport
+from bot.core.models import SessionRecord, Transport
 from bot.core.question_bank import TopicInfo
 from bot.core.service import (
     InterviewService,
@@ -261,25 +261,27 @@ class InterviewFlow:
     async def submit_from_modal(
         self, interaction: discord.Interaction, session_id: int, text: str, *, item: int | None = None
     ) -> None:
-        # Acknowledge first: in a burst of submits the database reads queue up, and Discord allows only 3 s.
-        await defer(interaction, ephemeral=self.ephemeral_reply(interaction), thinking=True)
-        # The session is read once: checked (owner, a question waiting), then used for the caps and the save.
-        view = await self.service.awaiting_answer(session_id, interaction.user.id, item=item)
-        ephemeral = self._ephemeral_view(view)
-        await self.bot.quota.check(interaction.user.id, view.record.guild_id)  # the daily LLM caps
-        record = view.record
-        channel_id = record.thread_id if record.transport == Transport.THREAD else record.channel_id
-        target = interaction_target(
-            interaction,
-            session_id=session_id,
-            ephemeral=ephemeral,
-            channel_id=channel_id if record.transport in (Transport.THREAD, Transport.DM) else None,
-        )
-        attempt = await self.service.submit_to(view, text, delivery=target)
+        # Acknowledge first: in a burst of submits the database work queues up, and Discord allows only 3 s.
+        ephemeral = self.ephemeral_reply(interaction)
+        await defer(interaction, ephemeral=ephemeral, thinking=True)
+        # The daily LLM caps of where the form was submitted: the session's own server (its question message is
+        # there), so they are checked before the one transaction that reads, checks and saves the session.
+        await self.bot.quota.check(interaction.user.id, interaction.guild_id)
+
+        def target(record: SessionRecord) -> dict[str, object]:
+            channel_id = record.thread_id if record.transport == Transport.THREAD else record.channel_id
+            return interaction_target(
+                interaction,
+                session_id=session_id,
+                ephemeral=self.ephemeral_for(record.transport),
+                channel_id=channel_id if record.transport in (Transport.THREAD, Transport.DM) else None,
+            )
+
+        attempt = await self.service.submit_answer(session_id, interaction.user.id, text, item=item, delivery=target)
         self.bot.wake_grading()
         await interaction.followup.send(
             f"✅ Answer saved ({len(text)} characters, attempt #{attempt.id}). Grading it now; the feedback follows.",
-            ephemeral=ephemeral,
+            ephemeral=ephemeral,  # the first followup takes the place of the deferral, and its privacy
             allowed_mentions=NO_MENTIONS,
         )
 
