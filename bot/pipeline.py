@@ -6,6 +6,10 @@ the same loops run in the bot process, in separate worker processes, and in test
 Both loops record their outcomes through a `_GroupCommit`: grades (and deliveries) that finish together are
 stored in one transaction, which on SQLite (one writer at a time) is the difference between a write
 transaction per answer and one per burst.
+
+An idle loop sleeps until its poll interval passes or something calls its `wake()`: in-process, whoever
+queued the work; across processes, a `WakeUps` source (`listen_to`), which storage provides on PostgreSQL
+(LISTEN/NOTIFY). Polling stays the safety net, so a lost wake-up costs at most one poll interval.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import os
 import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from bot.core.errors import GraderUnavailableError
 from bot.core.models import Attempt, ClaimedJob, PendingDelivery, Rubric
@@ -28,6 +32,7 @@ log = logging.getLogger(__name__)
 
 RubricFor = Callable[[Attempt], Rubric | Awaitable[Rubric]]
 Deliver = Callable[[PendingDelivery], Awaitable[None]]
+Wake = Callable[[], None]
 
 Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
@@ -35,6 +40,18 @@ Outcome = TypeVar("Outcome")
 
 def default_worker_id(role: str = "worker") -> str:
     return f"{role}:{socket.gethostname()}:{os.getpid()}:{id(object()) & 0xFFFF:x}"[:64]
+
+
+class WakeUps(Protocol):
+    """News of work from other processes: calls the registered `wake`s (on the event loop) when it arrives."""
+
+    def on_jobs_queued(self, wake: Wake) -> None:
+        """Call `wake` when a grading job becomes available (an answer stored, a job requeued)."""
+        ...
+
+    def on_deliveries_pending(self, wake: Wake) -> None:
+        """Call `wake` when feedback becomes ready to deliver (a job completed or failed for good)."""
+        ...
 
 
 class _Loop:
@@ -57,7 +74,13 @@ class _Loop:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
+    def _looking(self) -> None:
+        """About to look at the queue: what any wake so far announced, this look will find."""
+        self._wake.clear()
+
     async def _nap(self, seconds: float) -> None:
+        if self.stopping:  # `stop()` may have come between `_looking()` and here
+            return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), seconds)
         self._wake.clear()
@@ -147,6 +170,10 @@ class GradingWorker(_Loop):
         self._last_reclaim = float("-inf")
         self._completions = _GroupCommit(queue.complete_many, concurrency)
 
+    def listen_to(self, wake_ups: WakeUps) -> None:
+        """Claim as soon as another process queues a job, instead of at the next poll."""
+        wake_ups.on_jobs_queued(self.wake)
+
     async def run(self, *, until_idle: bool = False) -> None:
         """Work until `stop()` (or, with `until_idle`, until the queue has nothing for this worker)."""
         try:
@@ -155,9 +182,9 @@ class GradingWorker(_Loop):
                 claimed = await self._claim()
                 if until_idle and not claimed and not self._in_flight:
                     return
-                if self._in_flight and (claimed or len(self._in_flight) >= self.concurrency):
+                if len(self._in_flight) >= self.concurrency:
                     await asyncio.wait(self._in_flight, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED)
-                elif not claimed:
+                else:  # a free slot: a finished job (`_finished`) or new work (`wake`) ends the nap
                     await self._nap(self.poll_interval)
         finally:
             if self._in_flight:  # finish what we hold rather than leave it to lease expiry
@@ -179,6 +206,7 @@ class GradingWorker(_Loop):
         free = self.concurrency - len(self._in_flight)
         if free <= 0:
             return []
+        self._looking()
         try:
             jobs = await self.queue.claim_jobs(self.worker_id, free, self.lease_seconds)
         except Exception:
@@ -258,8 +286,13 @@ class Notifier(_Loop):
         self._marks = _GroupCommit(queue.mark_delivered_many, max(batch_size, 1))
         self.delivered = 0
 
+    def listen_to(self, wake_ups: WakeUps) -> None:
+        """Deliver as soon as another process finishes a grade, instead of at the next poll."""
+        wake_ups.on_deliveries_pending(self.wake)
+
     async def run_once(self) -> int:
         """Deliver one batch; returns how many deliveries it claimed."""
+        self._looking()
         items = await self.queue.claim_deliveries(self.worker_id, self.batch_size, self.lease_seconds)
         if items:
             await asyncio.gather(*(self._send(item) for item in items))

@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     # Background grading in the bot process: concurrent grading jobs and how often idle loops poll the queue.
     grading_concurrency: int = Field(default=4, ge=1)
     queue_poll_interval_s: float = Field(default=1.0, gt=0)
+    # Whether `mockinterview run` grades too. False: only `mockinterview worker` processes grade (at least one must
+    # run), and the bot's event loop is left to Discord and feedback delivery.
+    bot_grading: bool = True
 
     # --- Operations (issue 9) --------------------------------------------------------------------------------------
     # Prometheus /metrics and /healthz on this TCP port (0 = off). Bind address: keep it private (127.0.0.1, or the

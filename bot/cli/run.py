@@ -1,9 +1,12 @@
 """`mockinterview run`: the Discord bot (needs DISCORD_TOKEN), with /metrics and /healthz when
 `MOCKINTERVIEW_METRICS_PORT` is set (the same `serve_ops` as `mockinterview worker`).
 
-SIGTERM (or SIGINT) shuts it down gracefully: the grading loop stops claiming answers, the answers it is grading
-get up to `MOCKINTERVIEW_SHUTDOWN_TIMEOUT_S` to finish, whatever is still grading then is handed back to the queue
-(the next process grades it at once instead of after the lease), the feedback of the grades that did finish is
+With `MOCKINTERVIEW_BOT_GRADING=false` it runs no grading loop (`mockinterview worker` processes grade; it still
+delivers their feedback, expires idle sessions and serves the ops endpoints).
+
+SIGTERM (or SIGINT) shuts it down gracefully: the grading loop (if any) stops claiming answers, the answers it is
+grading get up to `MOCKINTERVIEW_SHUTDOWN_TIMEOUT_S` to finish, whatever is still grading then is handed back to the
+queue (the next process grades it at once instead of after the lease), the feedback of the grades that did finish is
 delivered while the connection is still open, and the process exits 0. Answers that arrive meanwhile are saved
 and queued as always; nothing is lost when the process is killed instead, it only waits for the lease to expire.
 """
@@ -48,7 +51,8 @@ def require_token(settings: Settings) -> str:
 
 
 async def drain(bot: InterviewBot, timeout_s: float) -> dict[str, int]:
-    """Stop grading (finish or release what is in hand within `timeout_s`), then deliver what is ready."""
+    """Stop grading (finish or release what is in hand within `timeout_s`; nothing to do for a bot that doesn't
+    grade), then deliver what is ready."""
     released: dict[str, int] = {}
     if bot.worker_task is not None:
         engine = bot.runtime.queue.engine
@@ -102,6 +106,7 @@ def health_check(bot: InterviewBot) -> HealthCheck:
             "gateway": "ready" if bot.is_ready() else "starting",  # READY received at least once
             **bot.shard_info,
             "grader": runtime.grader.name,
+            "bot_grading": bot.grades,  # false: workers grade, this process delivers
         }
 
     return HealthCheck(runtime.queue.engine, runtime.queue.counts, extra=facts)
@@ -130,7 +135,7 @@ async def _serve_with_ops(settings: Settings, token: str) -> None:
 @app.command("run")
 @friendly_errors
 def run() -> None:
-    """Run the Discord bot (grading and feedback delivery run inside it)."""
+    """Run the Discord bot (feedback delivery runs inside it, and grading unless MOCKINTERVIEW_BOT_GRADING=false)."""
     settings = load_settings()
     token = require_token(settings)
     try:

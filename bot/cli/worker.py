@@ -2,8 +2,10 @@
 
 Run as many as you like, on as many machines as you like, against one PostgreSQL: they share the durable
 grading queue (leases, `SKIP LOCKED`), so each answer is graded once. Feedback delivery stays with the bot,
-which sees the graded attempts and delivers them. SIGTERM stops taking work, lets the jobs in hand finish for
-up to `MOCKINTERVIEW_SHUTDOWN_TIMEOUT_S`, and hands the rest back to the queue.
+which sees the graded attempts and delivers them. On PostgreSQL a worker is woken by LISTEN/NOTIFY as soon as an
+answer is queued anywhere (`bot.storage.wakeups`); polling (`MOCKINTERVIEW_QUEUE_POLL_INTERVAL_S`) is the backstop.
+SIGTERM stops taking work, lets the jobs in hand finish for up to `MOCKINTERVIEW_SHUTDOWN_TIMEOUT_S`, and hands the
+rest back to the queue.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from bot.ops.server import HealthCheck, serve_ops
 from bot.ops.shutdown import ShutdownSignal, drain_workers, release_leases
 from bot.pipeline import GradingWorker, RubricFor, default_worker_id
 from bot.settings import Settings
+from bot.storage.wakeups import wake_ups_for
 from bot.wiring import build_bank, build_grader, build_service, open_storage
 
 log = logging.getLogger(__name__)
@@ -76,12 +79,15 @@ async def run_workers(
             )
             for n in range(processes)
         ]
+        wake_ups = wake_ups_for(storage.engine)
+        for w in workers:
+            w.listen_to(wake_ups)
         health = HealthCheck(
             storage.engine,
             storage.queue.counts,
             extra=lambda: {"role": "worker", "workers": [w.worker_id for w in workers], "grader": grader.name},
         )
-        async with serve_ops(metrics_port, health, host=settings.metrics_host):
+        async with wake_ups, serve_ops(metrics_port, health, host=settings.metrics_host):
             with log_context(worker_id=base_id):
                 tasks = [
                     asyncio.create_task(w.run(until_idle=until_idle), name=f"grading-{w.worker_id}") for w in workers

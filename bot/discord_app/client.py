@@ -1,5 +1,6 @@
-"""`InterviewBot`: loads the extensions, registers the persistent buttons, runs grading and feedback delivery in
-the background, and syncs commands to the dev guild (global sync is `mockinterview sync`, never automatic)."""
+"""`InterviewBot`: loads the extensions, registers the persistent buttons, runs feedback delivery (and, unless
+`MOCKINTERVIEW_BOT_GRADING` is false, grading) in the background, and syncs commands to the dev guild (global sync
+is `mockinterview sync`, never automatic). On PostgreSQL those loops are also woken by other processes' NOTIFYs."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from bot.discord_app.ui import note_modal_claim
 from bot.discord_app.warmup import start_warm_up
 from bot.ops.metrics import METRICS, MeteredGrader
 from bot.pipeline import GradingWorker, Notifier, default_worker_id
+from bot.storage.wakeups import wake_ups_for
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +176,13 @@ class InterviewBot(commands.Bot):
         )
         self.notifier = Notifier(queue, FeedbackDeliverer(self), poll_interval=settings.queue_poll_interval_s)
         queue.on_done.append(self.notifier.wake)
+        # Grades stored by workers in other processes (and answers stored by other shards) wake these loops.
+        self.wake_ups = wake_ups_for(runtime.queue.engine)
+        self.notifier.listen_to(self.wake_ups)
+        if settings.bot_grading:
+            self.worker.listen_to(self.wake_ups)
         self._tasks: list[asyncio.Task[None]] = []
+        self._resources = contextlib.AsyncExitStack()
         self.worker_task: asyncio.Task[None] | None = None  # the grading loop (drained on a graceful shutdown)
         self.notifier_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -195,10 +203,15 @@ class InterviewBot(commands.Bot):
             await self.load_extension(extension)
         self.add_dynamic_items(SessionButton, ShareButton)
         if self.background:
-            self.worker_task = spawn(self.worker.run(), name="grading-worker")
+            await self._resources.enter_async_context(self.wake_ups)
             self.notifier_task = spawn(self.notifier.run(), name="feedback-notifier")
             expiry = spawn(self._expire_idle_sessions(), name="session-expiry")
-            self._tasks = [self.worker_task, self.notifier_task, expiry]
+            self._tasks = [self.notifier_task, expiry]
+            if self.grades:
+                self.worker_task = spawn(self.worker.run(), name="grading-worker")
+                self._tasks.append(self.worker_task)
+            else:
+                log.info("not grading here (MOCKINTERVIEW_BOT_GRADING=false): `mockinterview worker` processes grade")
         guild_id = self.runtime.settings.dev_guild_id
         if guild_id:
             guild = discord.Object(id=guild_id)
@@ -209,8 +222,9 @@ class InterviewBot(commands.Bot):
     async def on_ready(self) -> None:
         if self.user is not None:
             log.info("logged in as %s (%s); invite: %s", self.user, self.user.id, invite_url(self.user.id))
-        if self.background and self._warm_up is None:
-            self._warm_up = start_warm_up(self.runtime.grader)
+        if self.background:
+            if self.grades and self._warm_up is None:  # a bot that doesn't grade never loads the offline model
+                self._warm_up = start_warm_up(self.runtime.grader)
             _freeze_startup_objects()
 
     def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401
@@ -220,6 +234,11 @@ class InterviewBot(commands.Bot):
             self.meter.received(args[0], self.tree)
             note_modal_claim(args[0], self.modal_is_registered)
         super().dispatch(event_name, *args, **kwargs)
+
+    @property
+    def grades(self) -> bool:
+        """Whether this process grades answers (`MOCKINTERVIEW_BOT_GRADING`), or leaves that to workers."""
+        return self.runtime.settings.bot_grading
 
     @property
     def shard_info(self) -> dict[str, Any]:
@@ -264,6 +283,7 @@ class InterviewBot(commands.Bot):
             _, pending = await asyncio.wait(self._tasks, timeout=CLOSE_GRACE_S)
             for task in pending:
                 task.cancel()
+        await self._resources.aclose()  # the wake-up listener, once its loops are stopped
         # discord.py doesn't cancel its READY delay (guild_ready_timeout) on close: closing within it crashes that
         # task once the client has dropped its loop ("Task exception was never retrieved").
         ready_task = getattr(self._connection, "_ready_task", None)

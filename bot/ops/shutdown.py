@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.storage.engine import write_transaction
 from bot.storage.tables import grading_jobs
+from bot.storage.wakeups import notify_jobs_queued
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,8 @@ class ShutdownSignal:
 
 
 async def release_leases(engine: AsyncEngine, worker_id: str) -> int:
-    """Return every job leased by `worker_id` to the queue now (the try it spent is given back)."""
+    """Return every job leased by `worker_id` to the queue now (the try it spent is given back); on PostgreSQL the
+    other processes' workers are woken to take them."""
     now = datetime.now(UTC)
     async with write_transaction(engine) as connection:
         result = await connection.execute(
@@ -96,7 +98,10 @@ async def release_leases(engine: AsyncEngine, worker_id: str) -> int:
             )
             .returning(grading_jobs.c.id)
         )
-        return len(result.all())
+        released = len(result.all())
+        if released:
+            await notify_jobs_queued(connection)
+        return released
 
 
 async def drain_workers(

@@ -17,6 +17,7 @@ from bot.core.models import AnswerSubmission, Attempt, AttemptStatus, GradeResul
 from bot.core.ports import Clock, SystemClock
 from bot.storage.engine import dialect_insert, write_transaction
 from bot.storage.tables import attempts, grading_jobs, guilds, users
+from bot.storage.wakeups import notify_jobs_queued
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ async def insert_answers(
     connection: AsyncConnection, submissions: Sequence[AnswerSubmission], now: datetime
 ) -> list[Attempt]:
     """Insert the attempts and their queued grading jobs on `connection` (the caller's transaction; their users
-    must exist)."""
+    must exist); on PostgreSQL the workers of every process are woken when it commits."""
     if len(submissions) == 1:
         ids = [await connection.scalar(_INSERT_ATTEMPT, _attempt_values(submissions[0], now))]
     else:
@@ -164,6 +165,7 @@ async def insert_answers(
             for attempt_id in ids
         ],
     )
+    await notify_jobs_queued(connection)
     return [_new_attempt(int(i), s, now) for i, s in zip(ids, submissions, strict=True)]
 
 

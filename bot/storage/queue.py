@@ -17,6 +17,10 @@ writer) is paid per batch, not per answer. Notifiers lease pending deliveries th
 dies after sending but before marking would let its delivery be sent again after the lease expires: delivery is
 at-least-once at that single point and exactly-once otherwise; adapters can make the send idempotent with the
 attempt id.
+
+On PostgreSQL every transaction that makes work available also sends a NOTIFY (`bot.storage.wakeups`), delivered
+at commit: a queued or requeued job wakes the workers of every process, a delivery that became pending wakes the
+notifiers. A retry after a backoff sends none (nothing is available before the backoff; the poll finds it).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from bot.core.ports import Clock, SystemClock
 from bot.storage.attempts import attempt_from_row, grade_values
 from bot.storage.engine import write_transaction
 from bot.storage.tables import attempts, grading_jobs
+from bot.storage.wakeups import notify_deliveries_pending, notify_jobs_queued
 
 FailOutcome = Literal["retry", "failed", "lost"]
 
@@ -238,6 +243,8 @@ class SqlGradingQueue:
                     for job, grade in held
                 ],
             )
+            if "pending" in delivery_status.values():
+                await notify_deliveries_pending(connection)
             attempt_ids = [job.attempt.id for job, _ in held]
             rows = (await connection.execute(_ATTEMPTS_BY_IDS, {"attempt_ids": attempt_ids})).all()
         graded = {row.id: attempt_from_row(row) for row in rows}
@@ -312,6 +319,8 @@ class SqlGradingQueue:
                     .returning(grading_jobs.c.id)
                 )
             ).all()
+            if requeued:
+                await notify_jobs_queued(connection)
         return len(exhausted) + len(requeued)
 
     async def requeue(self, attempt_id: int) -> bool:
@@ -349,6 +358,7 @@ class SqlGradingQueue:
                     delivery_tries=0,
                 )
             )
+            await notify_jobs_queued(connection)
         return True
 
     async def counts(self) -> dict[str, int]:
@@ -363,16 +373,18 @@ class SqlGradingQueue:
         return _delivery_status(await connection.scalar(select(attempts.c.delivery).where(attempts.c.id == attempt_id)))
 
     async def _fail_attempts(self, connection: AsyncConnection, attempt_ids: Sequence[int], error: str) -> None:
+        """Mark the attempts failed; the ones with a delivery target get that news queued for the notifiers."""
+        pending = False
         for attempt_id in attempt_ids:
-            await connection.execute(
+            delivery_status = await self._delivery_status_after(connection, attempt_id)
+            failed = await connection.execute(
                 update(attempts)
                 .where(attempts.c.id == attempt_id, attempts.c.status == AttemptStatus.PENDING.value)
-                .values(
-                    status=AttemptStatus.FAILED.value,
-                    error=error,
-                    delivery_status=await self._delivery_status_after(connection, attempt_id),
-                )
+                .values(status=AttemptStatus.FAILED.value, error=error, delivery_status=delivery_status)
             )
+            pending = pending or (delivery_status == "pending" and failed.rowcount > 0)
+        if pending:
+            await notify_deliveries_pending(connection)
 
     # --- deliveries
 

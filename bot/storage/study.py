@@ -35,6 +35,7 @@ from bot.storage.tables import (
     study_round_answers,
     study_rounds,
 )
+from bot.storage.wakeups import notify_jobs_queued
 
 _ROUTING = {"id", "guild_id", "channel_id", "host_id"}  # columns, not repeated in the snapshot
 
@@ -64,6 +65,7 @@ async def _submit(connection: AsyncConnection, submission: AnswerSubmission, now
             attempt_id=attempt_id, status="queued", available_at=now, created_at=now, updated_at=now
         )
     )
+    await notify_jobs_queued(connection)  # wakes the workers of every process at commit (PostgreSQL)
     return _new_attempt(int(attempt_id), submission, now)
 
 

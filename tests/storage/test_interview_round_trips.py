@@ -37,17 +37,21 @@ DM = Where(context="dm", transport=Transport.DM)
 
 class Statements:
     """The SQL statements and transactions an engine runs. BEGIN is left out of `sql`: SQLite's goes through the
-    cursor, PostgreSQL's doesn't; `transactions` counts both the same way."""
+    cursor, PostgreSQL's doesn't; `transactions` counts both the same way. PostgreSQL's wake-ups for other processes
+    (`SELECT pg_notify`, bot/storage/wakeups.py) are listed apart, in `notified`."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine.sync_engine
         self.sql: list[str] = []
+        self.notified: list[str] = []
         self.transactions = 0
         event.listen(self.engine, "before_cursor_execute", self._statement)
         event.listen(self.engine, "begin", self._begin)
 
     def _statement(self, _connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if not statement.lstrip().upper().startswith("BEGIN"):
+        if statement.startswith("SELECT pg_notify("):
+            self.notified.append(statement.split("'")[1])
+        elif not statement.lstrip().upper().startswith("BEGIN"):
             self.sql.append(" ".join(statement.split()[:3]))
 
     def _begin(self, _connection: Any) -> None:
@@ -55,6 +59,7 @@ class Statements:
 
     def reset(self) -> None:
         self.sql.clear()
+        self.notified.clear()
         self.transactions = 0
 
     def close(self) -> None:
@@ -120,6 +125,9 @@ async def test_an_answer_is_one_write_transaction_that_reads_the_session(
     # One write transaction: the session is read where no other write can land, and the answer can't be saved
     # without the session's move to GRADING.
     assert statements.transactions == 1
+    # In it, on PostgreSQL, the NOTIFY that wakes the grading workers of every process when it commits.
+    postgres = statements.engine.dialect.name == "postgresql"
+    assert statements.notified == (["mockinterview_jobs_queued"] if postgres else [])
     view = await service.get(session_id)
     assert (view.session.state, view.session.pending_attempt_id) == (SessionState.GRADING, attempt.id)
 
