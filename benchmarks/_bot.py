@@ -2,7 +2,10 @@
 
 The bot runs as `python -m bot run` in a subprocess, exactly as a user starts it, so its CPU time and resident
 memory are its own (read from /proc); the loopback Discord (`tests/fakes/discord_server.py`) and the loopback
-OpenAI server (`tests/fakes/openai_server.py`) run in the benchmark process and play the candidates.
+OpenAI server (`tests/fakes/openai_server.py`) run in the benchmark process and play the candidates. With
+`workers=N` the bot runs with `MOCKINTERVIEW_BOT_GRADING=false` beside N `python -m bot worker` processes (same
+database, same environment), whose CPU time is counted apart. The database is an SQLite file, or a fresh
+PostgreSQL database on `MOCKINTERVIEW_BENCH_POSTGRES_URL` / `MOCKINTERVIEW_TEST_POSTGRES_URL` (dropped after).
 
 A candidate is prepared the way a user gets there: `/practice` in their DM with the bot, wait for the question,
 press Answer, wait for the modal. `submit_all` then dispatches every candidate's modal submit at once.
@@ -19,10 +22,14 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+import asyncpg
+from sqlalchemy.engine import make_url
 
 from tests.fakes.discord_server import ACK_DEADLINE_S, FakeDiscord, FakeInteraction
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
@@ -37,6 +44,42 @@ PROFILE_GIL = "MOCKINTERVIEW_BENCH_PROFILE_GIL"
 # the working directory) could change what is measured, so the bot runs from an empty folder with these removed.
 _OWNED_ENV = ("DISCORD_TOKEN", "OPENAI_API_KEY", "OPENAI_BASE_URL")
 _PREFIX = "MOCKINTERVIEW_"
+POSTGRES_ENV = ("MOCKINTERVIEW_BENCH_POSTGRES_URL", "MOCKINTERVIEW_TEST_POSTGRES_URL")
+Database = Literal["sqlite", "postgres"]
+
+
+def postgres_url() -> str | None:
+    """The PostgreSQL server the benchmarks may create databases on, if one is configured."""
+    return next((os.environ[name] for name in POSTGRES_ENV if os.environ.get(name)), None)
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@contextlib.asynccontextmanager
+async def bench_database(database: Database, folder: Path) -> AsyncIterator[str]:
+    """The database URL the bot (and its workers) use: an SQLite file in `folder`, or a fresh PostgreSQL database."""
+    if database == "sqlite":
+        yield f"sqlite+aiosqlite:///{folder / 'bot.db'}"
+        return
+    base = postgres_url()
+    if base is None:
+        raise RuntimeError(f"--database postgres needs {' or '.join(POSTGRES_ENV)}")
+    name = f"mi_bench_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(_asyncpg_dsn(base))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        admin = await asyncpg.connect(_asyncpg_dsn(base))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
 
 
 def cpu_seconds(pid: int) -> float:
@@ -142,6 +185,7 @@ class SubmitReport:
     done_at: float  # time.time() of the last feedback followup (or the timeout)
     cpu_s: float  # bot process CPU time from the first dispatch to `done_at`
     ack_cpu_s: float  # bot process CPU time from the first dispatch to the last acknowledgement
+    worker_cpu_s: float = 0.0  # the worker processes' CPU time (all of them) over the same window as `cpu_s`
 
     def figures(self) -> dict[str, float | int]:
         return {
@@ -162,9 +206,10 @@ class BotUnderTest:
     fake: BenchDiscord
     openai: FakeOpenAIServer | None
     process: asyncio.subprocess.Process
-    database: Path
+    database_url: str
     log_path: Path
     candidates: list[Candidate] = field(default_factory=list)
+    workers: list[asyncio.subprocess.Process] = field(default_factory=list)  # `mockinterview worker` processes
 
     @property
     def pid(self) -> int:
@@ -172,6 +217,9 @@ class BotUnderTest:
 
     def cpu_seconds(self) -> float:
         return cpu_seconds(self.pid)
+
+    def worker_cpu_seconds(self) -> float:
+        return sum(cpu_seconds(worker.pid) for worker in self.workers)
 
     def rss_mb(self) -> float:
         return rss_mb(self.pid)
@@ -240,6 +288,7 @@ class BotUnderTest:
         self.fake.holding = True
         submits = [await self.fake.submit_modal(c.opened, answer_text(i)) for i, c in enumerate(candidates)]
         cpu_before = self.cpu_seconds()
+        worker_cpu_before = self.worker_cpu_seconds()
         dispatched_at = time.time()
         await self.fake.release()
         for candidate, submit in zip(candidates, submits, strict=True):
@@ -277,6 +326,7 @@ class BotUnderTest:
             await until(feedback_done, feedback_timeout, "every feedback followup")
         done_at = max(delivered.values(), default=time.time())
         cpu_s = self.cpu_seconds() - cpu_before
+        worker_cpu_s = self.worker_cpu_seconds() - worker_cpu_before
 
         sent = self.fake.sent_at
         ack_ms = [(s.callback.at - sent[s.id]) * 1000 for s in acked if s.callback is not None]
@@ -292,7 +342,7 @@ class BotUnderTest:
                 file=sys.stderr,
             )
         return SubmitReport(
-            answers=self.stored_answers(),
+            answers=await self.stored_answers(),
             ack_ms=ack_ms,
             deadline_misses=misses,
             feedback_delivered=len(delivered),
@@ -301,15 +351,23 @@ class BotUnderTest:
             done_at=done_at,
             cpu_s=cpu_s,
             ack_cpu_s=ack_cpu_s,
+            worker_cpu_s=worker_cpu_s,
         )
 
-    def stored_answers(self) -> int:
-        """Answers the bot saved (attempt rows), read from its SQLite file."""
-        connection = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True)
+    async def stored_answers(self) -> int:
+        """Answers the bot saved (attempt rows), read from its database."""
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "sqlite":
+            connection = sqlite3.connect(f"file:{url.database}?mode=ro", uri=True)
+            try:
+                return int(connection.execute("SELECT count(*) FROM attempts").fetchone()[0])
+            finally:
+                connection.close()
+        pg = await asyncpg.connect(_asyncpg_dsn(self.database_url))
         try:
-            return int(connection.execute("SELECT count(*) FROM attempts").fetchone()[0])
+            return int(await pg.fetchval("SELECT count(*) FROM attempts"))
         finally:
-            connection.close()
+            await pg.close()
 
 
 def _is_feedback(body: Any) -> bool:
@@ -324,13 +382,16 @@ async def running_bot(
     llm_latency_s: float = 0.0,
     env: dict[str, str] | None = None,
     start_timeout: float = 90.0,
+    workers: int = 0,
+    database: Database = "sqlite",
 ) -> AsyncIterator[BotUnderTest]:
-    """Start the fakes and `python -m bot run` against them; yield once the bot is ready and its commands synced."""
+    """Start the fakes and `python -m bot run` against them (and `workers` worker processes, the bot then grading
+    nothing); yield once the bot is ready, its commands synced and the workers started."""
     with tempfile.TemporaryDirectory(prefix="mi-bench-") as folder:
         workdir = Path(folder)
-        database = workdir / "bot.db"
         log_path = workdir / "bot.log"
         async with contextlib.AsyncExitStack() as stack:
+            database_url = await stack.enter_async_context(bench_database(database, workdir))
             fake = await stack.enter_async_context(BenchDiscord())
             openai: FakeOpenAIServer | None = None
             bot_env = {k: v for k, v in os.environ.items() if k not in _OWNED_ENV and not k.startswith(_PREFIX)}
@@ -339,7 +400,7 @@ async def running_bot(
                     "DISCORD_TOKEN": fake.token,
                     "MOCKINTERVIEW_DISCORD_API_BASE": fake.api_base,
                     "MOCKINTERVIEW_DEV_GUILD_ID": str(fake.guild["id"]),
-                    "MOCKINTERVIEW_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+                    "MOCKINTERVIEW_DATABASE_URL": database_url,
                     "MOCKINTERVIEW_GRADER": grader,
                     "MOCKINTERVIEW_LOG_LEVEL": "WARNING",
                     "PYTHONPATH": str(REPO_ROOT),
@@ -350,11 +411,13 @@ async def running_bot(
                 openai = await stack.enter_async_context(FakeOpenAIServer(default=delay))
                 bot_env.update({"OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": openai.base_url})
             bot_env.update(env or {})
+            if workers:
+                bot_env["MOCKINTERVIEW_BOT_GRADING"] = "false"
             log_file = stack.enter_context(log_path.open("wb"))
             process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot", "run", cwd=workdir, env=bot_env, stdout=log_file, stderr=log_file
             )
-            bot = BotUnderTest(fake=fake, openai=openai, process=process, database=database, log_path=log_path)
+            bot = BotUnderTest(fake=fake, openai=openai, process=process, database_url=database_url, log_path=log_path)
             try:
                 guild_id = int(fake.guild["id"])
                 await until(lambda: (bot.check_alive(), fake.guild_commands.get(guild_id))[1], start_timeout, "the bot")
@@ -363,12 +426,43 @@ async def running_bot(
                 fake.global_commands = [
                     {k: v for k, v in c.items() if k != "guild_id"} for c in fake.guild_commands[guild_id]
                 ]
+                # After the bot, which migrated the database; the same settings (concurrency, LLM, database).
+                worker_env = {**bot_env, "MOCKINTERVIEW_AUTO_MIGRATE": "false", "MOCKINTERVIEW_LOG_LEVEL": "INFO"}
+                for n in range(workers):
+                    bot.workers.append(await _start_worker(grader, worker_env, workdir, n, stack, start_timeout))
                 yield bot
             finally:
-                if process.returncode is None:
-                    process.send_signal(signal.SIGINT)
-                    try:
-                        await asyncio.wait_for(process.wait(), 30)
-                    except TimeoutError:
-                        process.kill()
-                        await process.wait()
+                for child in [process, *bot.workers]:
+                    await _interrupt(child)
+
+
+async def _start_worker(
+    grader: str, env: dict[str, str], workdir: Path, n: int, stack: contextlib.AsyncExitStack, start_timeout: float
+) -> asyncio.subprocess.Process:
+    """`python -m bot worker --grader <grader>`; returns once it is grading (its log says so)."""
+    log_path = workdir / f"worker{n}.log"
+    log_file = stack.enter_context(log_path.open("wb"))
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "worker", "--grader", grader, "--worker-id", f"bench-worker-{n}",
+        cwd=workdir, env=env, stdout=log_file, stderr=log_file,
+    )  # fmt: skip
+
+    def grading() -> bool:
+        if worker.returncode is not None:
+            raise RuntimeError(f"worker {n} exited with {worker.returncode}:\n{log_path.read_text()[-3000:]}")
+        return "grading with" in log_path.read_text(errors="replace")
+
+    await until(grading, start_timeout, f"worker {n}")
+    return worker
+
+
+async def _interrupt(process: asyncio.subprocess.Process) -> None:
+    """SIGINT (a graceful stop), SIGKILL after 30 s."""
+    if process.returncode is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        await asyncio.wait_for(process.wait(), 30)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
