@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.models import GradeResult, PendingDelivery, Rubric
+from bot.ops.shutdown import release_leases
 from bot.pipeline import GradingWorker, Notifier
 from bot.storage.attempts import SqlAttemptRepository, ensure_users, insert_answers
 from bot.storage.engine import create_engine
@@ -115,6 +116,39 @@ async def test_a_notify_arrives_when_the_answer_commits_and_never_for_a_rollback
         worker = GradingWorker(SqlGradingQueue(pg_engine), FakeGrader(), rubric_for, worker_id="w", poll_interval=0.05)
         await asyncio.wait_for(worker.run(until_idle=True), 10)
         await deliveries.wait_for(delivered_before + 1)
+
+
+async def test_every_requeue_and_every_pending_delivery_notifies_but_a_retry_after_a_backoff_does_not(
+    pg_engine: AsyncEngine,
+) -> None:
+    queue = SqlGradingQueue(pg_engine, max_tries=3)
+    jobs, deliveries = Wakes(), Wakes()
+    wake_ups = PgWakeUps.for_engine(pg_engine)
+    wake_ups.on_jobs_queued(jobs)
+    wake_ups.on_deliveries_pending(deliveries)
+
+    async def wakes(counter: Wakes, action: Awaitable[object]) -> bool:
+        before = counter.count
+        await action
+        try:
+            await counter.wait_for(before + 1, timeout=0.5)
+        except TimeoutError:
+            return False
+        return True
+
+    async with wake_ups:
+        await _listening(wake_ups)
+        await SqlAttemptRepository(pg_engine).submit_answers([submission(1, n, delivery={"n": n}) for n in range(3)])
+        retried, given_up, _in_hand = await queue.claim_jobs("w", 3, 60)
+
+        assert not await wakes(jobs, queue.fail(retried, "flaky", retryable=True))  # due after a backoff
+        assert await wakes(deliveries, queue.fail(given_up, "bad", retryable=False))  # its failure news
+        assert await wakes(jobs, release_leases(pg_engine, "w"))  # at shutdown
+        assert len(await queue.claim_jobs("w", 3, 60)) == 1  # the released one; its lease is then left to expire
+        assert await wakes(jobs, queue.reclaim_expired(datetime.now(UTC) + timedelta(minutes=5)))
+        assert await wakes(jobs, queue.requeue(given_up.attempt.id))  # a regrade
+        [regrade] = await queue.claim_jobs("w", 3, 60)  # (the reclaimed job is due from the `now` passed above)
+        assert await wakes(deliveries, queue.complete_many([(regrade, GradeResult(score=5, grader="fake"))]))
 
 
 async def test_a_worker_process_and_a_notifier_wake_on_notify_long_before_their_poll(
