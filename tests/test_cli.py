@@ -111,12 +111,6 @@ NOT_AT_START = frozenset(
     {"alembic", "discord", "aiohttp", "openai", "sqlalchemy", "numpy", "onnxruntime", "prometheus_client"}
     | {"pydantic_settings", "yaml"}
 )
-# Still imported at the top of bot/cli/run.py and bot/cli/worker.py. Once they import them in their commands,
-# `test_run_and_worker_modules_import_nothing_heavy` passes (so fails, being strict): delete it and this set.
-IMPORTED_BY_RUN_AND_WORKER = frozenset(
-    {"discord", "aiohttp", "prometheus_client", "sqlalchemy", "pydantic_settings", "yaml"}
-)
-
 _PROBE = """
 import sys
 from bot.cli import app
@@ -137,7 +131,7 @@ def _loaded_after(args: list[str], env: dict[str, str]) -> set[str]:
     )
     last = result.stdout.splitlines()[-1] if result.stdout else ""
     assert last.startswith("loaded:"), result.stdout + result.stderr
-    return set(last.split()[1:]) - IMPORTED_BY_RUN_AND_WORKER
+    return set(last.split()[1:])
 
 
 @pytest.mark.parametrize(
@@ -159,10 +153,3 @@ def test_grading_offline_imports_no_database_llm_or_discord(cli_env):
 def test_a_database_at_head_is_opened_without_alembic(cli_env, database_url):
     upgrade(database_url)
     assert _loaded_after(["history"], cli_env) <= {"pydantic_settings", "sqlalchemy"}
-
-
-@pytest.mark.xfail(strict=True, reason="bot/cli/run.py and bot/cli/worker.py import these at the top")
-def test_run_and_worker_modules_import_nothing_heavy(cli_env):
-    probe = f"import sys, bot.cli; print(sorted(m for m in {sorted(IMPORTED_BY_RUN_AND_WORKER)!r} if m in sys.modules))"
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=cli_env, check=True)
-    assert result.stdout.strip() == "[]"

@@ -18,18 +18,17 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-import discord
 import typer
 
 from bot.cli._app import app, err_console, friendly_errors, load_settings
 from bot.cli._loop import run_event_loop
 from bot.logging_setup import log_context
-from bot.ops.server import HealthCheck, serve_ops
-from bot.ops.shutdown import ShutdownSignal, drain_workers, release_leases
-from bot.settings import Settings
 
 if TYPE_CHECKING:
     from bot.discord_app.client import InterviewBot
+    from bot.ops.server import HealthCheck
+    from bot.ops.shutdown import ShutdownSignal
+    from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +52,8 @@ def require_token(settings: Settings) -> str:
 async def drain(bot: InterviewBot, timeout_s: float) -> dict[str, int]:
     """Stop grading (finish or release what is in hand within `timeout_s`; nothing to do for a bot that doesn't
     grade), then deliver what is ready."""
+    from bot.ops.shutdown import drain_workers, release_leases
+
     released: dict[str, int] = {}
     if bot.worker_task is not None:
         engine = bot.runtime.queue.engine
@@ -98,6 +99,8 @@ async def serve(bot: InterviewBot, token: str, stop: ShutdownSignal, timeout_s: 
 
 def health_check(bot: InterviewBot) -> HealthCheck:
     """`/healthz` of the bot: the database answers (200, else 503), the queue's depth, and this process's facts."""
+    from bot.ops.server import HealthCheck
+
     runtime = bot.runtime
 
     def facts() -> dict[str, Any]:
@@ -121,6 +124,8 @@ async def _run(settings: Settings, token: str) -> None:
 async def _serve_with_ops(settings: Settings, token: str) -> None:
     from bot.discord_app.client import InterviewBot
     from bot.discord_app.runtime import open_runtime
+    from bot.ops.server import serve_ops
+    from bot.ops.shutdown import ShutdownSignal
 
     # /metrics and /healthz (MOCKINTERVIEW_METRICS_PORT; 0 = off) from before the login to after the drain.
     async with (
@@ -136,6 +141,8 @@ async def _serve_with_ops(settings: Settings, token: str) -> None:
 @friendly_errors
 def run() -> None:
     """Run the Discord bot (feedback delivery runs inside it, and grading unless MOCKINTERVIEW_BOT_GRADING=false)."""
+    import discord
+
     settings = load_settings()
     token = require_token(settings)
     try:

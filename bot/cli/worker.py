@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -20,16 +20,14 @@ from bot.cli._app import app, friendly_errors, load_settings
 from bot.cli._loop import run_event_loop
 from bot.core.models import Attempt, Rubric
 from bot.core.ports import closing_grader
-from bot.core.question_bank import QuestionBank
-from bot.core.service import InterviewService
 from bot.logging_setup import bind_log_context, log_context
-from bot.ops.metrics import METRICS, MeteredGrader
-from bot.ops.server import HealthCheck, serve_ops
-from bot.ops.shutdown import ShutdownSignal, drain_workers, release_leases
 from bot.pipeline import GradingWorker, RubricFor, default_worker_id
-from bot.settings import Settings
-from bot.storage.wakeups import wake_ups_for
 from bot.wiring import build_bank, build_grader, build_service, open_storage
+
+if TYPE_CHECKING:
+    from bot.core.question_bank import QuestionBank
+    from bot.core.service import InterviewService
+    from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +58,11 @@ async def run_workers(
     metrics_port: int,
 ) -> int:
     """Grade until SIGTERM/SIGINT (or until the queue is idle); returns how many answers this process graded."""
+    from bot.ops.metrics import METRICS, MeteredGrader
+    from bot.ops.server import HealthCheck, serve_ops
+    from bot.ops.shutdown import ShutdownSignal, drain_workers, release_leases
+    from bot.storage.wakeups import wake_ups_for
+
     async with (
         closing_grader(MeteredGrader(build_grader(settings, grader_choice), METRICS)) as grader,
         open_storage(settings) as storage,
