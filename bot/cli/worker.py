@@ -58,6 +58,7 @@ async def run_workers(
     metrics_port: int,
 ) -> int:
     """Grade until SIGTERM/SIGINT (or until the queue is idle); returns how many answers this process graded."""
+    from bot.grading.warmup import warming_up
     from bot.ops.metrics import METRICS, MeteredGrader
     from bot.ops.server import HealthCheck, serve_ops
     from bot.ops.shutdown import ShutdownSignal, drain_workers, release_leases
@@ -66,6 +67,7 @@ async def run_workers(
     async with (
         closing_grader(MeteredGrader(build_grader(settings, grader_choice), METRICS)) as grader,
         open_storage(settings) as storage,
+        warming_up(grader),  # the first answer that needs the offline model doesn't wait ~0.4 s for its load
         ShutdownSignal() as stop,
     ):
         service = build_service(bank, storage)

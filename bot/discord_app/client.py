@@ -32,7 +32,7 @@ from bot.discord_app.runtime import Runtime
 from bot.discord_app.tasks import spawn
 from bot.discord_app.tree import InterviewTree
 from bot.discord_app.ui import note_modal_claim
-from bot.discord_app.warmup import start_warm_up
+from bot.grading.warmup import finish_warm_up, start_warm_up
 from bot.ops.metrics import METRICS, MeteredGrader
 from bot.pipeline import GradingWorker, Notifier, default_worker_id
 from bot.storage.wakeups import wake_ups_for
@@ -47,7 +47,6 @@ CLOSE_GRACE_S = 5.0
 # connection, which is far cheaper (benchmarks/README.md: ack p99 574 -> ~350 ms for 500 at once). aiohttp's own
 # default is 100 too.
 HTTP_CONNECTIONS = 100
-WARM_UP_JOIN_S = 30.0  # loading the offline model takes ~0.4 s; this is only a bound
 # What the bot needs in a server: post, embed, upload charts, and run interviews in private threads.
 PERMISSIONS = discord.Permissions(
     view_channel=True,
@@ -289,7 +288,5 @@ class InterviewBot(commands.Bot):
         ready_task = getattr(self._connection, "_ready_task", None)
         if ready_task is not None:
             ready_task.cancel()
-        if self._warm_up is not None and self._warm_up.is_alive():
-            # A model load can't be interrupted, and the interpreter must not exit under it (onnxruntime aborts).
-            await asyncio.to_thread(self._warm_up.join, WARM_UP_JOIN_S)
+        await finish_warm_up(self._warm_up)
         await super().close()

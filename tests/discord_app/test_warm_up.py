@@ -8,9 +8,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bot.discord_app.warmup import offline_grader_of
 from bot.grading.embeddings import Vectors
 from bot.grading.offline import OfflineGrader
+from bot.grading.warmup import offline_grader_of
 from bot.ops.metrics import METRICS, MeteredGrader
 from bot.settings import Settings
 from bot.wiring import build_grader

@@ -155,6 +155,20 @@ async def test_until_idle_grades_everything_with_the_offline_grader_and_exits(en
     assert "worker stopped: 3 graded" in worker.stderr
 
 
+async def test_a_worker_warms_the_offline_model_at_start_and_exits_after_the_load(
+    engine, fake_openai, cli_env, tmp_path
+):
+    """The LLM grader's fallback and guard are the offline grader: its model loads beside the first claims, and even
+    a worker that finds nothing to do waits for the load before exiting (onnxruntime aborts under an exit)."""
+    worker = WorkerProcess(worker_env(cli_env, fake_openai), tmp_path, "--until-idle")
+    try:
+        assert await worker.wait(120) == 0, worker.stderr
+    finally:
+        worker.kill()
+    assert "offline grader warmed up" in worker.stderr
+    assert "worker stopped: 0 graded" in worker.stderr
+
+
 def test_worker_rejects_an_unknown_grader(cli_env):
     result = run_cli(["worker", "--grader", "magic"], cli_env)
     assert result.returncode == 2

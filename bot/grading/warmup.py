@@ -1,4 +1,5 @@
-"""Warm the offline grader after the bot is ready, so the first grade doesn't pay the model load (~0.4 s).
+"""Warm the offline grader once a process is ready (the bot after READY, a worker at start), so the first grade
+doesn't pay the model load (~0.4 s).
 
 Only what is cheap is warmed: loading the embedding model and one tiny encode (onnxruntime's first run allocates).
 The rubrics' texts stay lazy (the encoder caches each as its first answer is graded): warming the whole bank takes
@@ -10,16 +11,19 @@ work.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
 import threading
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from bot.grading.offline import OfflineGrader
 
 log = logging.getLogger(__name__)
+WARM_UP_JOIN_S = 30.0  # loading the offline model takes ~0.4 s; this is only a bound
 
 
 def offline_grader_of(grader: object) -> OfflineGrader | None:
@@ -63,3 +67,21 @@ def start_warm_up(grader: object) -> threading.Thread | None:
     thread = threading.Thread(target=run, name="offline-grader-warm-up", daemon=True)
     thread.start()
     return thread
+
+
+async def finish_warm_up(thread: threading.Thread | None) -> None:
+    """Wait for a warm-up still loading before the process exits: a model load can't be interrupted, and the
+    interpreter must not exit under it (onnxruntime aborts)."""
+    if thread is not None and thread.is_alive():
+        await asyncio.to_thread(thread.join, WARM_UP_JOIN_S)
+
+
+@contextlib.asynccontextmanager
+async def warming_up(grader: object) -> AsyncIterator[None]:
+    """Warm the offline grader inside `grader` in the background while the block runs (a worker's life); on the way
+    out, wait for a load still in progress."""
+    thread = start_warm_up(grader)
+    try:
+        yield
+    finally:
+        await finish_warm_up(thread)
