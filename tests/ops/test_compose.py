@@ -97,6 +97,14 @@ def test_no_secret_is_written_into_the_file(compose):
                 assert _VAR.fullmatch(env[key]), f"{name}.{key} must come from the environment"
 
 
+def test_the_bot_leaves_grading_to_the_worker_service(compose):
+    """The file always runs a worker, and PostgreSQL's NOTIFY wakes it: the bot grading too would only take its
+    event loop away from Discord."""
+    bot = {k: interpolate(str(v), {}) for k, v in compose["services"]["bot"]["environment"].items()}
+    assert bot["MOCKINTERVIEW_BOT_GRADING"] == "false"
+    assert compose["services"]["worker"]["command"] == ["mockinterview", "worker"]
+
+
 def test_worker_publishes_no_host_port_so_it_can_scale(compose):
     assert "ports" not in compose["services"]["worker"]
     assert all(port.startswith("127.0.0.1:") for port in compose["services"]["bot"]["ports"])
