@@ -187,6 +187,7 @@ class SubmitReport:
     ack_cpu_s: float  # bot process CPU time from the first dispatch to the last acknowledgement
     fake_ack_cpu_s: float  # this process's (the loopback Discord's) CPU time over the same window
     worker_cpu_s: float = 0.0  # the worker processes' CPU time (all of them) over the same window as `cpu_s`
+    fake_cpu_s: float = 0.0  # this process's (the loopback Discord's and OpenAI's) CPU time over that window
 
     def figures(self) -> dict[str, float | int]:
         return {
@@ -333,6 +334,7 @@ class BotUnderTest:
         done_at = max(delivered.values(), default=time.time())
         cpu_s = self.cpu_seconds() - cpu_before
         worker_cpu_s = self.worker_cpu_seconds() - worker_cpu_before
+        fake_cpu_s = time.process_time() - fake_cpu_before
 
         sent = self.fake.sent_at
         ack_ms = [(s.callback.at - sent[s.id]) * 1000 for s in acked if s.callback is not None]
@@ -359,6 +361,7 @@ class BotUnderTest:
             ack_cpu_s=ack_cpu_s,
             fake_ack_cpu_s=fake_ack_cpu_s,
             worker_cpu_s=worker_cpu_s,
+            fake_cpu_s=fake_cpu_s,
         )
 
     async def stored_answers(self) -> int:
