@@ -3,8 +3,8 @@
 Pure asyncio over the `GradingQueue` and `Grader` ports: no database, Discord or OpenAI imports here, so
 the same loops run in the bot process, in separate worker processes, and in tests with fakes.
 
-Both loops record their outcomes through a `_GroupCommit`: grades (and deliveries) that finish together are
-stored in one transaction, which on SQLite (one writer at a time) is the difference between a write
+Both loops record their outcomes through a `GroupCommit` (`bot.batching`): grades (and deliveries) that finish
+together are stored in one transaction, which on SQLite (one writer at a time) is the difference between a write
 transaction per answer and one per burst.
 
 An idle loop sleeps until its poll interval passes or something calls its `wake()`: in-process, whoever
@@ -21,9 +21,10 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, Protocol, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Protocol
 
+from bot.batching import GroupCommit
 from bot.core.errors import GraderUnavailableError
 from bot.core.models import Attempt, ClaimedJob, PendingDelivery, Rubric
 from bot.core.ports import Grader, GradingQueue
@@ -33,9 +34,6 @@ log = logging.getLogger(__name__)
 RubricFor = Callable[[Attempt], Rubric | Awaitable[Rubric]]
 Deliver = Callable[[PendingDelivery], Awaitable[None]]
 Wake = Callable[[], None]
-
-Item = TypeVar("Item")
-Outcome = TypeVar("Outcome")
 
 
 def default_worker_id(role: str = "worker") -> str:
@@ -86,51 +84,6 @@ class _Loop:
         self._wake.clear()
 
 
-class _GroupCommit(Generic[Item, Outcome]):
-    """Stores items in batches through `store_many` (one transaction per call), one outcome per item.
-
-    The first item starts a flush at once: no timer, so a lone item waits for nothing. Items that arrive while
-    a flush runs wait for it and then go together, at most `max_batch` to a flush. When a flush raises, every
-    item in it gets that error, as if each had been stored alone.
-    """
-
-    def __init__(self, store_many: Callable[[Sequence[Item]], Awaitable[list[Outcome]]], max_batch: int) -> None:
-        if max_batch < 1:
-            raise ValueError("max_batch must be at least 1")
-        self.store_many = store_many
-        self.max_batch = max_batch
-        self._waiting: list[tuple[Item, asyncio.Future[Outcome]]] = []
-        self._flushing: list[tuple[Item, asyncio.Future[Outcome]]] = []
-        self._flusher: asyncio.Task[None] | None = None
-
-    async def store(self, item: Item) -> Outcome:
-        outcome: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self._waiting.append((item, outcome))
-        if self._flusher is None:
-            self._flusher = asyncio.create_task(self._flush_all(), name="group-commit")
-        return await outcome
-
-    async def _flush_all(self) -> None:
-        try:
-            while self._waiting:
-                self._flushing, self._waiting = self._waiting[: self.max_batch], self._waiting[self.max_batch :]
-                try:
-                    outcomes = await self.store_many([item for item, _ in self._flushing])
-                except Exception as error:
-                    for _, future in self._flushing:
-                        if not future.done():
-                            future.set_exception(error)
-                    continue
-                for (_, future), outcome in zip(self._flushing, outcomes, strict=True):
-                    if not future.done():  # its waiter was cancelled: stored all the same
-                        future.set_result(outcome)
-        finally:  # only left early when cancelled (shutdown): nothing will store what is left
-            for _, future in self._flushing + self._waiting:
-                future.cancel()
-            self._flushing, self._waiting = [], []
-            self._flusher = None
-
-
 class GradingWorker(_Loop):
     """Grades queued answers with bounded concurrency; survives crashes of itself and its peers.
 
@@ -168,7 +121,7 @@ class GradingWorker(_Loop):
         self.failed = 0
         self._in_flight: set[asyncio.Task[None]] = set()
         self._last_reclaim = float("-inf")
-        self._completions = _GroupCommit(queue.complete_many, concurrency)
+        self._completions = GroupCommit(queue.complete_many, concurrency)
 
     def listen_to(self, wake_ups: WakeUps) -> None:
         """Claim as soon as another process queues a job, instead of at the next poll."""
@@ -283,7 +236,7 @@ class Notifier(_Loop):
         self.batch_size = batch_size
         self.lease_seconds = lease_seconds
         self._slots = asyncio.Semaphore(concurrency)
-        self._marks = _GroupCommit(queue.mark_delivered_many, max(batch_size, 1))
+        self._marks = GroupCommit(queue.mark_delivered_many, max(batch_size, 1))
         self.delivered = 0
 
     def listen_to(self, wake_ups: WakeUps) -> None:

@@ -6,7 +6,7 @@ two actions decided on the same state can't both land (the second gets `StaleSes
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +14,7 @@ from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.batching import GroupCommit
 from bot.core.errors import SessionAlreadyActiveError, SessionNotFoundError
 from bot.core.models import AnswerSubmission, Attempt, SessionRecord, Transport
 from bot.core.ports import AnswerPlan, Clock, ReviewChange, SessionRevision, StaleSessionError, SystemClock
@@ -26,6 +27,14 @@ from bot.storage.tables import interview_sessions
 # skips re-coercing and re-keying it (issue 8); each execution passes only its parameters.
 _SESSION_BY_ID = select(interview_sessions).where(interview_sessions.c.id == bindparam("session_id"))
 _SESSION_BY_ID_FOR_UPDATE = _SESSION_BY_ID.with_for_update()
+# Ordered, so that batches in two processes lock the rows they share in the same order (PostgreSQL).
+_SESSIONS_BY_IDS_FOR_UPDATE = (
+    select(interview_sessions)
+    .where(interview_sessions.c.id.in_(bindparam("session_ids", expanding=True)))
+    .order_by(interview_sessions.c.id)
+    .with_for_update()
+)
+ANSWER_BATCH = 64  # answers stored in one write transaction at most
 _SESSION_VERSION = select(interview_sessions.c.version).where(interview_sessions.c.id == bindparam("session_id"))
 # The SET columns are the parameters' column keys (`_mutable_values`); the version is bumped in SQL.
 _SAVE_IF_AT_VERSION = (
@@ -90,6 +99,17 @@ async def _update(connection: AsyncConnection, record: SessionRecord, now: datet
     return record.model_copy(update={"updated_at": now, "version": record.version + 1})
 
 
+async def _update_many(connection: AsyncConnection, records: Sequence[SessionRecord], now: datetime) -> None:
+    """`_update` for sessions this transaction has locked (read with FOR UPDATE, or under SQLite's write lock), so
+    none can have moved on since: one executemany."""
+    result = await connection.execute(
+        _SAVE_IF_AT_VERSION,
+        [_mutable_values(r, now) | {"session_id": r.id, "read_version": r.version} for r in records],
+    )
+    if result.rowcount not in (-1, len(records)):  # -1: the driver doesn't count executemany
+        raise StaleSessionError(None)
+
+
 async def _locked(connection: AsyncConnection, session_id: int) -> SessionRecord:
     """The session, read in a write transaction: on SQLite that already holds the database's write lock; on
     PostgreSQL the row is locked until the transaction ends."""
@@ -105,12 +125,20 @@ async def _store_answer(connection: AsyncConnection, plan: AnswerPlan, now: date
     return attempt
 
 
+AnswerRequest = tuple[int, Callable[[SessionRecord], AnswerPlan]]  # a session id and the plan for its answer
+
+
 class SqlSessionRepository:
-    """`SessionRepository` over SQLAlchemy Core."""
+    """`SessionRepository` over SQLAlchemy Core.
+
+    Answers that arrive together (a burst of submits) are stored together: one write transaction reads their sessions
+    and stores every answer with multi-row statements (`GroupCommit`), where a transaction per answer made SQLite's one
+    writer the bound on answers per second (issue 8)."""
 
     def __init__(self, engine: AsyncEngine, clock: Clock | None = None) -> None:
         self.engine = engine
         self.clock = clock or SystemClock()
+        self._answers = GroupCommit(self._answer_many, ANSWER_BATCH)
 
     async def create(self, record: SessionRecord) -> SessionRecord:
         now = self.clock.now()
@@ -148,9 +176,52 @@ class SqlSessionRepository:
             return await _store_answer(connection, AnswerPlan(submission, session_for), now)
 
     async def answer(self, session_id: int, plan: Callable[[SessionRecord], AnswerPlan]) -> Attempt:
+        outcome = await self._answers.store((session_id, plan))
+        if isinstance(outcome, Exception):  # this answer's refusal (its plan raised): the others are stored
+            raise outcome
+        return outcome
+
+    async def _answer_one(self, session_id: int, plan: Callable[[SessionRecord], AnswerPlan]) -> Attempt:
         now = self.clock.now()
         async with write_transaction(self.engine) as connection:
             return await _store_answer(connection, plan(await _locked(connection, session_id)), now)
+
+    async def _answer_many(self, requests: Sequence[AnswerRequest]) -> list[Attempt | Exception]:
+        """One write transaction for the batch: read the sessions, decide each answer on its session (a plan that
+        raises refuses only its own), then store the answers and the sessions' moves with multi-row statements.
+        A second answer to one session in the batch is decided afterwards, on the session the first one moved."""
+        now = self.clock.now()
+        outcomes: list[Attempt | Exception | None] = [None] * len(requests)
+        async with write_transaction(self.engine) as connection:
+            rows = await connection.execute(
+                _SESSIONS_BY_IDS_FOR_UPDATE, {"session_ids": sorted({session_id for session_id, _ in requests})}
+            )
+            records = {row.id: session_from_row(row) for row in rows}
+            planned: dict[int, tuple[int, AnswerPlan]] = {}  # session id -> (request index, its plan)
+            for index, (session_id, plan) in enumerate(requests):
+                if session_id in planned:
+                    continue  # decided below, after this batch
+                try:
+                    record = records.get(session_id)
+                    if record is None:
+                        raise SessionNotFoundError(session_id)
+                    planned[session_id] = (index, plan(record))
+                except Exception as refusal:
+                    outcomes[index] = refusal
+            if planned:
+                answers = list(planned.values())
+                stored = await insert_answers(connection, [plan.submission for _, plan in answers], now)
+                moved = [plan.session_for(attempt) for (_, plan), attempt in zip(answers, stored, strict=True)]
+                await _update_many(connection, moved, now)
+                for (index, _), attempt in zip(answers, stored, strict=True):
+                    outcomes[index] = attempt
+        for index, (session_id, plan) in enumerate(requests):
+            if outcomes[index] is None:  # another answer to that session came first in the batch
+                try:
+                    outcomes[index] = await self._answer_one(session_id, plan)
+                except Exception as refusal:
+                    outcomes[index] = refusal
+        return [outcome for outcome in outcomes if outcome is not None]  # every one is decided by now
 
     async def revise(
         self, session_id: int, decide: Callable[[SessionRecord], SessionRevision | None]

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.core.errors import UserFacingError
 from bot.core.models import Attempt, GradeResult, Transport
 from bot.core.question_bank import load_bank
-from bot.core.service import InterviewService, MovedOnError, SessionView, Where
+from bot.core.service import InterviewService, MovedOnError, NotYourSessionError, SessionView, Where
 from bot.core.session import ItemOutcome, Mode, SessionState
 from bot.storage.attempts import SqlAttemptRepository
 from bot.storage.progress import SqlProgressRepository
@@ -200,6 +200,51 @@ async def test_a_double_submitted_answer_is_stored_once(engine: AsyncEngine, ser
     assert await _count(engine, grading_jobs) == 1
     view = await service.get(session_id)
     assert (view.session.state, view.session.pending_attempt_id) == (SessionState.GRADING, stored[0].id)
+
+
+async def _started_by(service: InterviewService, user_id: int) -> int:
+    view = await service.start(user_id, DM, Mode.INTERVIEW, count=3)
+    assert view.record.id is not None
+    return view.record.id
+
+
+async def test_answers_submitted_together_are_stored_together_each_on_its_own_session(
+    engine: AsyncEngine, service: InterviewService, statements: Statements
+) -> None:
+    users = range(100, 110)
+    sessions = {user: await _started_by(service, user) for user in users}
+    statements.reset()
+    stored = await asyncio.gather(*(service.submit_answer(sessions[u], u, f"answer of {u}") for u in users))
+    # One write transaction for the burst, with multi-row statements (a group commit), not one per answer.
+    assert statements.transactions == 1
+    verbs = [s.split()[0] for s in statements.sql]
+    # One read of the sessions and one (executemany) UPDATE; the INSERTs are multi-row on PostgreSQL, while SQLite
+    # takes the attempts row by row to return their ids in order.
+    assert (verbs[0], verbs[-1], verbs.count("SELECT"), verbs.count("UPDATE")) == ("SELECT", "UPDATE", 1, 1)
+    for user, attempt in zip(users, stored, strict=True):
+        assert (attempt.user_id, attempt.session_id, attempt.answer) == (user, sessions[user], f"answer of {user}")
+        view = await service.get(sessions[user])
+        assert (view.session.state, view.session.pending_attempt_id) == (SessionState.GRADING, attempt.id)
+    assert await _count(engine, grading_jobs) == len(users)
+
+
+async def test_in_a_batch_a_refused_answer_refuses_only_itself_and_a_double_submit_stores_once(
+    engine: AsyncEngine, service: InterviewService
+) -> None:
+    alone, doubled = await _started_by(service, 201), await _started_by(service, 202)
+    first, click, second_click, intruder = await asyncio.gather(
+        service.submit_answer(alone, 201, "an answer"),
+        service.submit_answer(doubled, 202, "first click"),
+        service.submit_answer(doubled, 202, "second click"),  # in the same batch as the first click
+        service.submit_answer(doubled, 999, "not my session"),
+        return_exceptions=True,
+    )
+    assert isinstance(first, Attempt) and isinstance(click, Attempt), (first, click)
+    assert isinstance(second_click, UserFacingError) and "no question waiting" in second_click.message
+    assert isinstance(intruder, NotYourSessionError)
+    assert await _stored_attempts(engine) == sorted([first.id, click.id])
+    view = await service.get(doubled)
+    assert (view.session.state, view.session.pending_attempt_id) == (SessionState.GRADING, click.id)
 
 
 async def test_two_submits_decided_on_the_same_read_store_one_answer(
