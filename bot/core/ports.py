@@ -125,7 +125,8 @@ class SessionRepository(Protocol):
 
     async def answer(self, session_id: int, plan: Callable[[SessionRecord], AnswerPlan]) -> Attempt:
         """`save_answer` with the session read in the same write transaction, so no other write lands in between:
-        `plan(record)` decides what to store (or raises to refuse, and nothing is written)."""
+        `plan(record)` decides what to store (or raises to refuse, and nothing is written for it). Answers that
+        arrive together may share that transaction; each is decided on its own session."""
         ...
 
     async def revise(
