@@ -126,6 +126,7 @@ async def _store_answer(connection: AsyncConnection, plan: AnswerPlan, now: date
 
 
 AnswerRequest = tuple[int, Callable[[SessionRecord], AnswerPlan]]  # a session id and the plan for its answer
+RevisionRequest = tuple[int, Callable[[SessionRecord], SessionRevision | None]]
 
 
 class SqlSessionRepository:
@@ -133,12 +134,13 @@ class SqlSessionRepository:
 
     Answers that arrive together (a burst of submits) are stored together: one write transaction reads their sessions
     and stores every answer with multi-row statements (`GroupCommit`), where a transaction per answer made SQLite's one
-    writer the bound on answers per second (issue 8)."""
+    writer the bound on answers per second (issue 8). Revisions (grades recorded together) likewise."""
 
     def __init__(self, engine: AsyncEngine, clock: Clock | None = None) -> None:
         self.engine = engine
         self.clock = clock or SystemClock()
         self._answers = GroupCommit(self._answer_many, ANSWER_BATCH)
+        self._revisions = GroupCommit(self._revise_many, ANSWER_BATCH)
 
     async def create(self, record: SessionRecord) -> SessionRecord:
         now = self.clock.now()
@@ -226,16 +228,48 @@ class SqlSessionRepository:
     async def revise(
         self, session_id: int, decide: Callable[[SessionRecord], SessionRevision | None]
     ) -> tuple[SessionRecord, bool]:
+        outcome = await self._revisions.store((session_id, decide))
+        if isinstance(outcome, Exception):  # this revision's own failure: the others are stored
+            raise outcome
+        return outcome
+
+    async def _revise_many(self, requests: Sequence[RevisionRequest]) -> list[tuple[SessionRecord, bool] | Exception]:
+        """One write transaction for the batch (grades delivered together): read the sessions, decide each revision
+        on its session as the revisions before it in the batch left it, and store the changed ones (one executemany)
+        with their reviews."""
         now = self.clock.now()
+        outcomes: list[tuple[SessionRecord, bool] | Exception] = []
         async with write_transaction(self.engine) as connection:
-            current = await _locked(connection, session_id)
-            revision = decide(current)
-            if revision is None:
-                return current, False
-            stored = await _update(connection, revision.record, now)
-            if revision.review is not None:  # the session's user exists (a foreign key), so no ensure_user
-                await reschedule_review(connection, revision.review, now)
-        return stored, True
+            rows = await connection.execute(
+                _SESSIONS_BY_IDS_FOR_UPDATE, {"session_ids": sorted({session_id for session_id, _ in requests})}
+            )
+            current = {row.id: session_from_row(row) for row in rows}
+            changed: list[SessionRecord] = []
+            reviews: list[ReviewChange] = []
+            for session_id, decide in requests:
+                try:
+                    record = current.get(session_id)
+                    if record is None:
+                        raise SessionNotFoundError(session_id)
+                    revision = decide(record)
+                except Exception as failure:
+                    outcomes.append(failure)
+                    continue
+                if revision is None:
+                    outcomes.append((record, False))
+                    continue
+                changed.append(revision.record)
+                stored = current[session_id] = revision.record.model_copy(
+                    update={"updated_at": now, "version": revision.record.version + 1}
+                )
+                if revision.review is not None:
+                    reviews.append(revision.review)
+                outcomes.append((stored, True))
+            if changed:
+                await _update_many(connection, changed, now)  # in order: a session revised twice goes v, v+1
+            for review in reviews:  # the sessions' users exist (a foreign key), so no ensure_user
+                await reschedule_review(connection, review, now)
+        return outcomes
 
     async def get(self, session_id: int) -> SessionRecord:
         async with self.engine.connect() as connection:

@@ -247,6 +247,30 @@ async def test_in_a_batch_a_refused_answer_refuses_only_itself_and_a_double_subm
     assert (view.session.state, view.session.pending_attempt_id) == (SessionState.GRADING, click.id)
 
 
+async def test_grades_recorded_together_share_one_write_transaction_and_a_redelivery_records_nothing(
+    engine: AsyncEngine, service: InterviewService, statements: Statements
+) -> None:
+    users = range(300, 306)
+    sessions = {user: await _started_by(service, user) for user in users}
+    graded = [
+        await _graded(service, await service.submit_answer(sessions[u], u, f"answer of {u}"), score=8.0) for u in users
+    ]
+    statements.reset()
+    # Each grade twice, as a redelivery alongside its first delivery: the second finds it recorded.
+    views = await asyncio.gather(*(service.record_grade(a) for a in graded + graded))
+    assert statements.transactions == 1
+    verbs = [s.split()[0] for s in statements.sql]
+    assert (verbs.count("SELECT") - len(users), verbs.count("UPDATE")) == (1, 1)  # the sessions; each card read
+    firsts, seconds = views[: len(users)], views[len(users) :]
+    assert all(v is not None and v.session.state == SessionState.FEEDBACK for v in firsts)
+    assert seconds == [None] * len(users)
+    for user, attempt in zip(users, graded, strict=True):
+        view = await service.get(sessions[user])
+        assert view.session.state == SessionState.FEEDBACK and view.session.results[-1].attempt_id == attempt.id
+    async with engine.connect() as connection:
+        assert await connection.scalar(select(func.count()).select_from(review_schedules)) == len(users)
+
+
 async def test_two_submits_decided_on_the_same_read_store_one_answer(
     engine: AsyncEngine, service: InterviewService
 ) -> None:
