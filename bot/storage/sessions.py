@@ -119,6 +119,12 @@ async def _locked(connection: AsyncConnection, session_id: int) -> SessionRecord
     return session_from_row(row)
 
 
+async def _locked_many(connection: AsyncConnection, session_ids: Sequence[int]) -> dict[int, SessionRecord]:
+    """`_locked` for a batch: the sessions found, by id."""
+    rows = await connection.execute(_SESSIONS_BY_IDS_FOR_UPDATE, {"session_ids": sorted(set(session_ids))})
+    return {row.id: session_from_row(row) for row in rows}
+
+
 async def _store_answer(connection: AsyncConnection, plan: AnswerPlan, now: datetime) -> Attempt:
     (attempt,) = await insert_answers(connection, [plan.submission], now)  # the session's user exists
     await _update(connection, plan.session_for(attempt), now)  # stale: raises, and the attempt rolls back
@@ -195,10 +201,7 @@ class SqlSessionRepository:
         now = self.clock.now()
         outcomes: list[Attempt | Exception | None] = [None] * len(requests)
         async with write_transaction(self.engine) as connection:
-            rows = await connection.execute(
-                _SESSIONS_BY_IDS_FOR_UPDATE, {"session_ids": sorted({session_id for session_id, _ in requests})}
-            )
-            records = {row.id: session_from_row(row) for row in rows}
+            records = await _locked_many(connection, [session_id for session_id, _ in requests])
             planned: dict[int, tuple[int, AnswerPlan]] = {}  # session id -> (request index, its plan)
             for index, (session_id, plan) in enumerate(requests):
                 if session_id in planned:
@@ -240,10 +243,7 @@ class SqlSessionRepository:
         now = self.clock.now()
         outcomes: list[tuple[SessionRecord, bool] | Exception] = []
         async with write_transaction(self.engine) as connection:
-            rows = await connection.execute(
-                _SESSIONS_BY_IDS_FOR_UPDATE, {"session_ids": sorted({session_id for session_id, _ in requests})}
-            )
-            current = {row.id: session_from_row(row) for row in rows}
+            current = await _locked_many(connection, [session_id for session_id, _ in requests])
             changed: list[SessionRecord] = []
             reviews: list[ReviewChange] = []
             for session_id, decide in requests:
