@@ -34,7 +34,7 @@ _SESSIONS_BY_IDS_FOR_UPDATE = (
     .order_by(interview_sessions.c.id)
     .with_for_update()
 )
-ANSWER_BATCH = 64  # answers stored in one write transaction at most
+SESSION_BATCH = 64  # answers, or session revisions, stored in one write transaction at most
 _SESSION_VERSION = select(interview_sessions.c.version).where(interview_sessions.c.id == bindparam("session_id"))
 # The SET columns are the parameters' column keys (`_mutable_values`); the version is bumped in SQL.
 _SAVE_IF_AT_VERSION = (
@@ -96,6 +96,11 @@ async def _update(connection: AsyncConnection, record: SessionRecord, now: datet
     if result.rowcount != 1:
         found = await connection.scalar(_SESSION_VERSION, {"session_id": record.id})
         raise SessionNotFoundError(record.id) if found is None else StaleSessionError(record.id)
+    return _as_stored(record, now)
+
+
+def _as_stored(record: SessionRecord, now: datetime) -> SessionRecord:
+    """`record` as a save at `now` leaves it in the table: its version bumped."""
     return record.model_copy(update={"updated_at": now, "version": record.version + 1})
 
 
@@ -145,8 +150,8 @@ class SqlSessionRepository:
     def __init__(self, engine: AsyncEngine, clock: Clock | None = None) -> None:
         self.engine = engine
         self.clock = clock or SystemClock()
-        self._answers = GroupCommit(self._answer_many, ANSWER_BATCH)
-        self._revisions = GroupCommit(self._revise_many, ANSWER_BATCH)
+        self._answers = GroupCommit(self._answer_many, SESSION_BATCH)
+        self._revisions = GroupCommit(self._revise_many, SESSION_BATCH)
 
     async def create(self, record: SessionRecord) -> SessionRecord:
         now = self.clock.now()
@@ -259,9 +264,7 @@ class SqlSessionRepository:
                     outcomes.append((record, False))
                     continue
                 changed.append(revision.record)
-                stored = current[session_id] = revision.record.model_copy(
-                    update={"updated_at": now, "version": revision.record.version + 1}
-                )
+                stored = current[session_id] = _as_stored(revision.record, now)
                 if revision.review is not None:
                     reviews.append(revision.review)
                 outcomes.append((stored, True))
