@@ -178,7 +178,7 @@ class InterviewBot(commands.Bot):
         # Grades stored by workers in other processes (and answers stored by other shards) wake these loops.
         self.wake_ups = wake_ups_for(runtime.queue.engine)
         self.notifier.listen_to(self.wake_ups)
-        if settings.bot_grading:
+        if self.grades:
             self.worker.listen_to(self.wake_ups)
         self._tasks: list[asyncio.Task[None]] = []
         self._resources = contextlib.AsyncExitStack()
