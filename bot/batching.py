@@ -21,14 +21,23 @@ class GroupCommit(Generic[Item, Outcome]):
 
     The first item starts a flush at once: no timer, so a lone item waits for nothing. Items that arrive while
     a flush runs wait for it and then go together, at most `max_batch` to a flush. When a flush raises, every
-    item in it gets that error, as if each had been stored alone.
+    item in it gets that error; except that when `item_specific(error)` says it may be a single item's own
+    (bad data rather than a database that can't be reached, say), the batch's items are stored again one by one,
+    so an item that can't be stored fails only itself, never the items it happened to arrive with.
     """
 
-    def __init__(self, store_many: Callable[[Sequence[Item]], Awaitable[list[Outcome]]], max_batch: int) -> None:
+    def __init__(
+        self,
+        store_many: Callable[[Sequence[Item]], Awaitable[list[Outcome]]],
+        max_batch: int,
+        *,
+        item_specific: Callable[[Exception], bool] = lambda error: False,
+    ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self.store_many = store_many
         self.max_batch = max_batch
+        self.item_specific = item_specific
         self._waiting: list[tuple[Item, asyncio.Future[Outcome]]] = []
         self._flushing: list[tuple[Item, asyncio.Future[Outcome]]] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -47,15 +56,35 @@ class GroupCommit(Generic[Item, Outcome]):
                 try:
                     outcomes = await self.store_many([item for item, _ in self._flushing])
                 except Exception as error:
-                    for _, future in self._flushing:
-                        if not future.done():
-                            future.set_exception(error)
+                    if len(self._flushing) > 1 and self.item_specific(error):
+                        await self._store_one_by_one()  # the failed transaction stored none of them
+                    else:
+                        for _, future in self._flushing:
+                            _fail(future, error)
                     continue
                 for (_, future), outcome in zip(self._flushing, outcomes, strict=True):
-                    if not future.done():  # its waiter was cancelled: stored all the same
-                        future.set_result(outcome)
+                    _resolve(future, outcome)
         finally:  # only left early when cancelled (shutdown): nothing will store what is left
             for _, future in self._flushing + self._waiting:
                 future.cancel()
             self._flushing, self._waiting = [], []
             self._flusher = None
+
+    async def _store_one_by_one(self) -> None:
+        for item, future in self._flushing:
+            try:
+                (outcome,) = await self.store_many([item])
+            except Exception as error:
+                _fail(future, error)
+            else:
+                _resolve(future, outcome)
+
+
+def _resolve(future: asyncio.Future[Outcome], outcome: Outcome) -> None:
+    if not future.done():  # its waiter was cancelled: stored all the same
+        future.set_result(outcome)
+
+
+def _fail(future: asyncio.Future[Outcome], error: Exception) -> None:
+    if not future.done():
+        future.set_exception(error)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table, event
+from sqlalchemy import exc as sql_errors
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
@@ -116,6 +117,23 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
         await connection.execution_options(**{_SQLITE_BEGIN_OPTION: "IMMEDIATE"})
         async with connection.begin():
             yield connection
+
+
+# The database itself in trouble (unreachable, locked, timed out, out of connections): the same for every write.
+_DATABASE_TROUBLE = (
+    sql_errors.OperationalError,
+    sql_errors.InterfaceError,
+    sql_errors.InternalError,
+    sql_errors.DisconnectionError,
+    sql_errors.TimeoutError,
+    OSError,  # connection refused or reset, timeouts
+)
+
+
+def not_a_database_outage(error: Exception) -> bool:
+    """Whether a failed write may be one row's own doing (a constraint, a value the driver refused, a bug on one
+    item's path), so that writing a batch's rows one by one stores the others (`GroupCommit`'s `item_specific`)."""
+    return not isinstance(error, _DATABASE_TROUBLE)
 
 
 def dialect_insert(connection: AsyncConnection, table: Table) -> Any:  # noqa: ANN401 - a dialect Insert

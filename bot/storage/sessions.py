@@ -19,7 +19,7 @@ from bot.core.errors import SessionAlreadyActiveError, SessionNotFoundError
 from bot.core.models import AnswerSubmission, Attempt, SessionRecord, Transport
 from bot.core.ports import AnswerPlan, Clock, ReviewChange, SessionRevision, StaleSessionError, SystemClock
 from bot.storage.attempts import ensure_user, insert_answers
-from bot.storage.engine import write_transaction
+from bot.storage.engine import not_a_database_outage, write_transaction
 from bot.storage.progress import reschedule_review
 from bot.storage.tables import interview_sessions
 
@@ -150,8 +150,9 @@ class SqlSessionRepository:
     def __init__(self, engine: AsyncEngine, clock: Clock | None = None) -> None:
         self.engine = engine
         self.clock = clock or SystemClock()
-        self._answers = GroupCommit(self._answer_many, SESSION_BATCH)
-        self._revisions = GroupCommit(self._revise_many, SESSION_BATCH)
+        # One answer that can't be stored (or one revision) must not fail the others that arrived with it.
+        self._answers = GroupCommit(self._answer_many, SESSION_BATCH, item_specific=not_a_database_outage)
+        self._revisions = GroupCommit(self._revise_many, SESSION_BATCH, item_specific=not_a_database_outage)
 
     async def create(self, record: SessionRecord) -> SessionRecord:
         now = self.clock.now()

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
+from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.errors import UserFacingError
@@ -25,6 +26,7 @@ from bot.core.question_bank import load_bank
 from bot.core.service import InterviewService, MovedOnError, NotYourSessionError, SessionView, Where
 from bot.core.session import ItemOutcome, Mode, SessionState
 from bot.storage.attempts import SqlAttemptRepository
+from bot.storage.engine import not_a_database_outage
 from bot.storage.progress import SqlProgressRepository
 from bot.storage.sessions import SqlSessionRepository
 from bot.storage.tables import attempts, grading_jobs, review_schedules
@@ -245,6 +247,36 @@ async def test_in_a_batch_a_refused_answer_refuses_only_itself_and_a_double_subm
     assert await _stored_attempts(engine) == sorted([first.id, click.id])
     view = await service.get(doubled)
     assert (view.session.state, view.session.pending_attempt_id) == (SessionState.GRADING, click.id)
+
+
+async def test_in_a_batch_an_answer_that_cannot_be_stored_fails_only_itself(
+    engine: AsyncEngine, service: InterviewService
+) -> None:
+    sessions = {user: await _started_by(service, user) for user in (401, 402, 403)}
+
+    def unstorable(_record: Any) -> dict[str, object]:  # an adapter's bug: a delivery target that isn't JSON
+        return {"adapter": "test", "channel": object()}
+
+    kept, failed, kept_too = await asyncio.gather(
+        service.submit_answer(sessions[401], 401, "kept"),
+        service.submit_answer(sessions[402], 402, "its target can't be stored", delivery=unstorable),
+        service.submit_answer(sessions[403], 403, "kept too"),
+        return_exceptions=True,
+    )
+    # The batch's transaction failed on the one bad row; the other answers were then stored one by one.
+    assert isinstance(kept, Attempt) and isinstance(kept_too, Attempt), (kept, kept_too)
+    assert isinstance(failed, StatementError) and "JSON serializable" in str(failed)
+    assert await _stored_attempts(engine) == sorted([kept.id, kept_too.id])
+    assert (await service.get(sessions[402])).session.state == SessionState.AWAITING_ANSWER  # still answerable
+    for user, attempt in ((401, kept), (403, kept_too)):
+        assert (await service.get(sessions[user])).session.pending_attempt_id == attempt.id
+
+
+def test_only_errors_that_may_be_one_rows_own_are_retried_row_by_row() -> None:
+    locked = OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
+    assert not any(map(not_a_database_outage, (locked, ConnectionRefusedError(), TimeoutError())))
+    duplicate = IntegrityError("INSERT INTO attempts", {}, Exception("UNIQUE constraint failed"))
+    assert all(map(not_a_database_outage, (duplicate, StatementError("not JSON", None, {}, TypeError()))))
 
 
 async def test_grades_recorded_together_share_one_write_transaction_and_a_redelivery_records_nothing(
