@@ -91,7 +91,8 @@ class GradingWorker(_Loop):
     are free slots, grade each in its own task, and complete or fail it. `lease_seconds` must exceed the
     grader's worst case (timeout x (retries + 1)); a job whose lease expires is graded again elsewhere,
     and this worker's late result is discarded by the queue. Grades that finish together are stored together
-    (`complete_many`, at most `concurrency` to a transaction).
+    (`complete_many`, at most `concurrency` to a transaction); `item_specific(error)` says whether a failed batch
+    may be one grade's fault, and so is worth storing grade by grade (`GroupCommit`).
     """
 
     def __init__(
@@ -105,6 +106,7 @@ class GradingWorker(_Loop):
         lease_seconds: float = 300.0,
         poll_interval: float = 1.0,
         reclaim_interval: float | None = None,
+        item_specific: Callable[[Exception], bool] = lambda error: False,
     ) -> None:
         super().__init__(poll_interval)
         if concurrency < 1:
@@ -121,7 +123,7 @@ class GradingWorker(_Loop):
         self.failed = 0
         self._in_flight: set[asyncio.Task[None]] = set()
         self._last_reclaim = float("-inf")
-        self._completions = GroupCommit(queue.complete_many, concurrency)
+        self._completions = GroupCommit(queue.complete_many, concurrency, item_specific=item_specific)
 
     def listen_to(self, wake_ups: WakeUps) -> None:
         """Claim as soon as another process queues a job, instead of at the next poll."""
@@ -215,7 +217,8 @@ class Notifier(_Loop):
 
     `deliver(item)` sends the grade (or the news that grading failed: check `item.attempt.status`) to
     `item.delivery`. If it raises, the delivery is retried after a backoff and dropped after the queue's
-    `max_delivery_tries`. Deliveries that finish together are marked together (`mark_delivered_many`).
+    `max_delivery_tries`. Deliveries that finish together are marked together (`mark_delivered_many`;
+    `item_specific` as for `GradingWorker`).
     """
 
     def __init__(
@@ -228,6 +231,7 @@ class Notifier(_Loop):
         concurrency: int = 4,
         lease_seconds: float = 60.0,
         poll_interval: float = 1.0,
+        item_specific: Callable[[Exception], bool] = lambda error: False,
     ) -> None:
         super().__init__(poll_interval)
         self.queue = queue
@@ -236,7 +240,7 @@ class Notifier(_Loop):
         self.batch_size = batch_size
         self.lease_seconds = lease_seconds
         self._slots = asyncio.Semaphore(concurrency)
-        self._marks = GroupCommit(queue.mark_delivered_many, max(batch_size, 1))
+        self._marks = GroupCommit(queue.mark_delivered_many, max(batch_size, 1), item_specific=item_specific)
         self.delivered = 0
 
     def listen_to(self, wake_ups: WakeUps) -> None:

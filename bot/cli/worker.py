@@ -62,6 +62,7 @@ async def run_workers(
     from bot.ops.metrics import METRICS, MeteredGrader
     from bot.ops.server import HealthCheck, serve_ops
     from bot.ops.shutdown import ShutdownSignal, drain_workers, release_leases
+    from bot.storage.engine import not_a_database_outage
     from bot.storage.wakeups import wake_ups_for
 
     async with (
@@ -81,6 +82,7 @@ async def run_workers(
                 concurrency=concurrency,
                 lease_seconds=settings.grading_lease_s,
                 poll_interval=settings.queue_poll_interval_s,
+                item_specific=not_a_database_outage,
             )
             for n in range(processes)
         ]

@@ -35,6 +35,7 @@ from bot.discord_app.ui import note_modal_claim
 from bot.grading.warmup import finish_warm_up, start_warm_up
 from bot.ops.metrics import METRICS, MeteredGrader
 from bot.pipeline import GradingWorker, Notifier, default_worker_id
+from bot.storage.engine import not_a_database_outage
 from bot.storage.wakeups import wake_ups_for
 
 log = logging.getLogger(__name__)
@@ -172,8 +173,14 @@ class InterviewBot(commands.Bot):
             lease_seconds=settings.grading_lease_s,
             reclaim_interval=min(30.0, settings.grading_lease_s),
             poll_interval=settings.queue_poll_interval_s,
+            item_specific=not_a_database_outage,
         )
-        self.notifier = Notifier(queue, FeedbackDeliverer(self), poll_interval=settings.queue_poll_interval_s)
+        self.notifier = Notifier(
+            queue,
+            FeedbackDeliverer(self),
+            poll_interval=settings.queue_poll_interval_s,
+            item_specific=not_a_database_outage,
+        )
         queue.on_done.append(self.notifier.wake)
         # Grades stored by workers in other processes (and answers stored by other shards) wake these loops.
         self.wake_ups = wake_ups_for(runtime.queue.engine)

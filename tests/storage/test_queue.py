@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.core.models import Attempt, AttemptStatus, ClaimedJob, GradeResult, PendingDelivery, Rubric
 from bot.pipeline import GradingWorker, Notifier
 from bot.storage.attempts import SqlAttemptRepository
-from bot.storage.engine import create_engine
+from bot.storage.engine import create_engine, not_a_database_outage
 from bot.storage.queue import SqlGradingQueue
 from bot.storage.tables import attempts, grading_jobs
 from tests.storage._storage_helpers import FakeGrader, FixedClock, fake_score, rubric_for, submission
@@ -457,6 +457,28 @@ async def test_a_failed_flush_leaves_its_grades_to_lease_expiry_and_they_are_gra
     retry = GradingWorker(queue, BarrierGrader(4), rubric_for, worker_id="w2", concurrency=4, lease_seconds=30)
     await asyncio.wait_for(retry.run(until_idle=True), 30)
     assert retry.graded == 4 and await queue.counts() == {"done": 4}
+
+
+async def test_a_grade_that_cannot_be_stored_leaves_only_itself_to_lease_expiry(engine: AsyncEngine) -> None:
+    repo, queue = SqlAttemptRepository(engine), RecordingQueue(engine)
+    stored = await repo.submit_answers([submission(1, n) for n in range(4)])
+    bad = stored[1]
+
+    async def refuse_the_bad_one(results: Sequence[tuple[ClaimedJob, GradeResult]]) -> None:
+        if any(job.attempt.id == bad.id for job, _ in results):
+            raise ValueError("a value the database refuses")  # the grade's own fault, not the database's
+
+    queue.before_complete = refuse_the_bad_one
+    worker = GradingWorker(
+        queue, BarrierGrader(4), rubric_for, worker_id="w", concurrency=4, item_specific=not_a_database_outage
+    )
+    await asyncio.wait_for(worker.run(until_idle=True), 30)
+    # The batch failed as a whole; its grades were then stored one by one, and only the bad one is left.
+    batch, *one_by_one = queue.completions
+    assert sorted(batch) == [a.id for a in stored] and one_by_one == [[attempt_id] for attempt_id in batch]
+    assert worker.graded == 3
+    assert await queue.counts() == {"done": 3, "leased": 1}
+    assert (await repo.get_attempt(bad.id)).status is AttemptStatus.PENDING
 
 
 async def test_worker_and_notifier_store_and_deliver_every_grade_once_in_fewer_transactions(
