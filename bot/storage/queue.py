@@ -86,6 +86,7 @@ _FINISH_HELD_JOBS = (
     .values(status="done", lease_owner=None, lease_expires_at=None, last_error=None, updated_at=bindparam("now"))
     .returning(
         grading_jobs.c.id,
+        grading_jobs.c.tries,
         select(attempts.c.delivery).where(attempts.c.id == grading_jobs.c.attempt_id).scalar_subquery(),
     )
 )
@@ -224,10 +225,12 @@ class SqlGradingQueue:
         }
         async with write_transaction(self.engine) as connection:
             finished = await connection.execute(_FINISH_HELD_JOBS, leases)
-            delivery_status = {job_id: _delivery_status(delivery) for job_id, delivery in finished}
+            # By lease, not by job: a batch can hold a job's current try beside a stale one of the same worker
+            # (it reclaimed its own expired lease), and only the current try's grade may be stored.
+            delivery_status = {(job_id, tries): _delivery_status(delivery) for job_id, tries, delivery in finished}
             # In attempt-id order, so concurrent batches lock their rows in the same order.
             held = sorted(
-                ((job, grade) for job, grade in results if job.job_id in delivery_status),
+                ((job, grade) for job, grade in results if (job.job_id, job.tries) in delivery_status),
                 key=lambda pair: pair[0].attempt.id,
             )
             if not held:
@@ -238,7 +241,7 @@ class SqlGradingQueue:
                     {
                         "graded_attempt_id": job.attempt.id,
                         **grade_values(grade, now),
-                        "delivery_status": delivery_status[job.job_id],
+                        "delivery_status": delivery_status[job.job_id, job.tries],
                     }
                     for job, grade in held
                 ],
@@ -248,7 +251,7 @@ class SqlGradingQueue:
             attempt_ids = [job.attempt.id for job, _ in held]
             rows = (await connection.execute(_ATTEMPTS_BY_IDS, {"attempt_ids": attempt_ids})).all()
         graded = {row.id: attempt_from_row(row) for row in rows}
-        return [graded[job.attempt.id] if job.job_id in delivery_status else None for job, _ in results]
+        return [graded[job.attempt.id] if (job.job_id, job.tries) in delivery_status else None for job, _ in results]
 
     async def fail(self, job: ClaimedJob, error: str, *, retryable: bool = True) -> FailOutcome:
         """Put the job back with a backoff, or give up after `max_tries` (or at once when not retryable).

@@ -121,6 +121,23 @@ async def test_a_lost_lease_cannot_complete_or_fail(engine: AsyncEngine) -> None
     assert (await _job_row(engine, attempt.id)).tries == 2  # type: ignore[attr-defined]
 
 
+async def test_a_stale_try_batched_with_the_current_try_of_its_job_is_discarded(engine: AsyncEngine) -> None:
+    clock = FixedClock()
+    repo, queue = SqlAttemptRepository(engine, clock), SqlGradingQueue(engine, clock)
+    attempt = await repo.submit_answer(submission())
+    [stale] = await queue.claim_jobs("w", 1, 10)
+    clock.advance(seconds=11)
+    assert await queue.reclaim_expired() == 1
+    [current] = await queue.claim_jobs("w", 1, 10)  # the same worker leases its own job again: try 2
+    late, fresh = GradeResult(score=1.0, grader="try 1, late"), GradeResult(score=9.0, grader="try 2")
+    # Both tries finish during one flush, so they share a batch (the worker's group commit).
+    outcomes = await queue.complete_many([(current, fresh), (stale, late)])
+    assert outcomes[1] is None
+    assert outcomes[0] is not None and outcomes[0].grade is not None and outcomes[0].grade.grader == "try 2"
+    stored = (await repo.get_attempt(attempt.id)).grade
+    assert stored is not None and stored.grader == "try 2"
+
+
 async def test_complete_many_stores_held_grades_in_one_go_and_discards_lost_ones(engine: AsyncEngine) -> None:
     clock = FixedClock()
     repo, queue = SqlAttemptRepository(engine, clock), SqlGradingQueue(engine, clock)
