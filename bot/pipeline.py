@@ -228,7 +228,7 @@ class Notifier(_Loop):
         *,
         worker_id: str | None = None,
         batch_size: int = 20,
-        concurrency: int = 4,
+        concurrency: int = 20,  # sends are Discord REST calls: I/O, each to its own interaction's webhook
         lease_seconds: float = 60.0,
         poll_interval: float = 1.0,
         item_specific: Callable[[Exception], bool] = lambda error: False,
@@ -237,9 +237,11 @@ class Notifier(_Loop):
         self.queue = queue
         self.deliver = deliver
         self.worker_id = worker_id or default_worker_id("notifier")
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
         self.batch_size = batch_size
+        self.concurrency = concurrency
         self.lease_seconds = lease_seconds
-        self._slots = asyncio.Semaphore(concurrency)
         self._marks = GroupCommit(queue.mark_delivered_many, max(batch_size, 1), item_specific=item_specific)
         self.delivered = 0
 
@@ -248,9 +250,14 @@ class Notifier(_Loop):
         wake_ups.on_deliveries_pending(self.wake)
 
     async def run_once(self) -> int:
-        """Deliver one batch; returns how many deliveries it claimed."""
+        """Deliver one batch; returns how many deliveries it claimed.
+
+        It leases no more than it sends at once, so each lease runs only as long as its own send: a delivery left
+        waiting for a free slot could see its lease expire meanwhile, and another process's notifier send it too.
+        """
         self._looking()
-        items = await self.queue.claim_deliveries(self.worker_id, self.batch_size, self.lease_seconds)
+        limit = min(self.batch_size, self.concurrency)
+        items = await self.queue.claim_deliveries(self.worker_id, limit, self.lease_seconds)
         if items:
             await asyncio.gather(*(self._send(item) for item in items))
         return len(items)
@@ -268,16 +275,15 @@ class Notifier(_Loop):
                 await self._nap(self.poll_interval)
 
     async def _send(self, item: PendingDelivery) -> None:
-        async with self._slots:  # bounds the sends; marking them delivered is bookkeeping and waits outside
+        try:
+            await self.deliver(item)
+        except Exception as error:
+            log.warning("delivering feedback for attempt %d failed: %r", item.attempt.id, error)
             try:
-                await self.deliver(item)
-            except Exception as error:
-                log.warning("delivering feedback for attempt %d failed: %r", item.attempt.id, error)
-                try:
-                    await self.queue.release_delivery(item, repr(error))
-                except Exception:
-                    log.exception("releasing delivery of attempt %d failed", item.attempt.id)
-                return
+                await self.queue.release_delivery(item, repr(error))
+            except Exception:
+                log.exception("releasing delivery of attempt %d failed", item.attempt.id)
+            return
         try:
             if await self._marks.store(item):
                 self.delivered += 1

@@ -300,6 +300,33 @@ async def test_a_failed_delivery_is_retried_after_backoff_and_then_dropped(engin
     assert await queue.mark_delivered(again) is False
 
 
+async def test_a_notifier_leases_only_what_it_sends_at_once_so_slow_sends_are_never_sent_twice(
+    engine: AsyncEngine,
+) -> None:
+    clock = FixedClock()
+    repo, queue = SqlAttemptRepository(engine, clock), SqlGradingQueue(engine, clock)
+    await repo.submit_answers([submission(1, n, delivery={"dm": n}) for n in range(4)])
+    await queue.complete_many([(job, GRADE) for job in await queue.claim_jobs("w", 9, 60)])
+    sent: list[int] = []
+
+    async def record(item: PendingDelivery) -> None:
+        sent.append(item.attempt.id)
+
+    other = Notifier(queue, record, worker_id="shard-1")  # another bot process's notifier
+
+    async def slow_send(item: PendingDelivery) -> None:
+        sent.append(item.attempt.id)
+        clock.advance(seconds=25)  # each send well inside the 60 s lease (Discord rate limits, say)
+        if len(sent) == 3:  # meanwhile (at 75 s) the other process's notifier looks for work
+            await other.run_once()
+
+    notifier = Notifier(queue, slow_send, worker_id="shard-0", batch_size=4, concurrency=1, lease_seconds=60)
+    await notifier.run(until_idle=True)
+    # A delivery that waited for a free slot under a lease could have been sent by both processes.
+    assert sorted(sent) == sorted(set(sent)) and len(sent) == 4
+    assert notifier.delivered + other.delivered == 4
+
+
 async def test_expired_delivery_lease_is_taken_over_and_the_stale_notifier_cannot_mark_it(engine: AsyncEngine) -> None:
     clock = FixedClock()
     repo, queue = SqlAttemptRepository(engine, clock), SqlGradingQueue(engine, clock)
