@@ -59,8 +59,10 @@ class GroupCommit(Generic[Item, Outcome]):
                     if len(self._flushing) > 1 and self.item_specific(error):
                         await self._store_one_by_one()  # the failed transaction stored none of them
                     else:
-                        for _, future in self._flushing:
-                            _fail(future, error)
+                        self._fail_all(error)
+                    continue
+                if len(outcomes) != len(self._flushing):  # a bug in store_many, whose transaction may have committed
+                    self._fail_all(_miscount(outcomes, self._flushing))
                     continue
                 for (_, future), outcome in zip(self._flushing, outcomes, strict=True):
                     _resolve(future, outcome)
@@ -70,14 +72,26 @@ class GroupCommit(Generic[Item, Outcome]):
             self._flushing, self._waiting = [], []
             self._flusher = None
 
+    def _fail_all(self, error: Exception) -> None:
+        for _, future in self._flushing:
+            _fail(future, error)
+
     async def _store_one_by_one(self) -> None:
         for item, future in self._flushing:
             try:
-                (outcome,) = await self.store_many([item])
+                outcomes = await self.store_many([item])
             except Exception as error:
                 _fail(future, error)
+                continue
+            if len(outcomes) == 1:
+                _resolve(future, outcomes[0])
             else:
-                _resolve(future, outcome)
+                _fail(future, _miscount(outcomes, [item]))
+
+
+def _miscount(outcomes: Sequence[object], items: Sequence[object]) -> RuntimeError:
+    # Only this batch's items fail: the loop that serves everyone else goes on.
+    return RuntimeError(f"store_many returned {len(outcomes)} outcomes for {len(items)} items")
 
 
 def _resolve(future: asyncio.Future[Outcome], outcome: Outcome) -> None:

@@ -78,3 +78,22 @@ async def test_without_a_judge_of_errors_a_failed_batch_fails_every_item_in_it()
     assert await blocker == "stored first"
     assert all(isinstance(outcome, ValueError) for outcome in outcomes)
     assert store.calls == [["first"], ["x", "bad"]]
+
+
+async def test_a_store_that_miscounts_its_outcomes_fails_its_own_batch_and_the_next_is_served() -> None:
+    calls: list[list[str]] = []
+
+    async def drops_the_last(items: Sequence[str]) -> list[str]:
+        calls.append(list(items))
+        await asyncio.sleep(0)
+        return [f"stored {item}" for item in items][: max(1, len(items) - 1)]
+
+    commit = GroupCommit(drops_the_last, max_batch=10, item_specific=_not_a_connection_error)
+    first = asyncio.create_task(commit.store("first"))
+    await asyncio.sleep(0)
+    outcomes = await asyncio.gather(*(commit.store(item) for item in "xy"), return_exceptions=True)
+    assert await first == "stored first"
+    # Its transaction may have committed: no retry one by one, just an error for the batch's own items.
+    assert all(isinstance(outcome, RuntimeError) for outcome in outcomes)
+    assert await commit.store("later") == "stored later"
+    assert calls == [["first"], ["x", "y"], ["later"]]

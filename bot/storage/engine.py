@@ -130,10 +130,22 @@ _DATABASE_TROUBLE = (
 )
 
 
+# PostgreSQL's errors through asyncpg arrive as a plain DBAPIError; their SQLSTATE class says when the server is in
+# trouble: connection exceptions (08), insufficient resources (53), operator intervention such as a shutdown or a
+# cancelled statement (57), system errors (58).
+_SERVER_TROUBLE_SQLSTATES = frozenset({"08", "53", "57", "58"})
+
+
 def not_a_database_outage(error: Exception) -> bool:
     """Whether a failed write may be one row's own doing (a constraint, a value the driver refused, a bug on one
     item's path), so that writing a batch's rows one by one stores the others (`GroupCommit`'s `item_specific`)."""
-    return not isinstance(error, _DATABASE_TROUBLE)
+    if isinstance(error, _DATABASE_TROUBLE):
+        return False
+    if isinstance(error, sql_errors.DBAPIError):
+        sqlstate = getattr(error.orig, "sqlstate", None)
+        if error.connection_invalidated or (isinstance(sqlstate, str) and sqlstate[:2] in _SERVER_TROUBLE_SQLSTATES):
+            return False
+    return True
 
 
 def dialect_insert(connection: AsyncConnection, table: Table) -> Any:  # noqa: ANN401 - a dialect Insert

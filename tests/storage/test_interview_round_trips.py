@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -26,7 +26,7 @@ from bot.core.question_bank import load_bank
 from bot.core.service import InterviewService, MovedOnError, NotYourSessionError, SessionView, Where
 from bot.core.session import ItemOutcome, Mode, SessionState
 from bot.storage.attempts import SqlAttemptRepository
-from bot.storage.engine import not_a_database_outage
+from bot.storage.engine import not_a_database_outage, write_transaction
 from bot.storage.progress import SqlProgressRepository
 from bot.storage.sessions import SqlSessionRepository
 from bot.storage.tables import attempts, grading_jobs, review_schedules
@@ -277,6 +277,23 @@ def test_only_errors_that_may_be_one_rows_own_are_retried_row_by_row() -> None:
     assert not any(map(not_a_database_outage, (locked, ConnectionRefusedError(), TimeoutError())))
     duplicate = IntegrityError("INSERT INTO attempts", {}, Exception("UNIQUE constraint failed"))
     assert all(map(not_a_database_outage, (duplicate, StatementError("not JSON", None, {}, TypeError()))))
+
+
+async def test_postgresql_going_away_counts_as_an_outage_not_as_one_rows_fault(engine: AsyncEngine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite reports a database in trouble as OperationalError (the test above)")
+    errors: list[Exception] = []
+    for statements in (
+        ["SELECT pg_terminate_backend(pg_backend_pid())"],  # what a restart or a failover does to a connection
+        ["SET LOCAL statement_timeout = 10", "SELECT pg_sleep(1)"],
+    ):
+        try:
+            async with write_transaction(engine) as connection:
+                for statement in statements:
+                    await connection.execute(text(statement))
+        except Exception as error:
+            errors.append(error)
+    assert len(errors) == 2 and not any(map(not_a_database_outage, errors)), errors
 
 
 async def test_grades_recorded_together_share_one_write_transaction_and_a_redelivery_records_nothing(
