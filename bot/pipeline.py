@@ -135,6 +135,9 @@ class GradingWorker(_Loop):
             while not self.stopping:
                 await self._maybe_reclaim()
                 claimed = await self._claim()
+                if claimed is None:  # the database failed, which says nothing about the queue being empty
+                    await self._nap(self.poll_interval)
+                    continue
                 if until_idle and not claimed and not self._in_flight:
                     return
                 if len(self._in_flight) >= self.concurrency:
@@ -157,7 +160,8 @@ class GradingWorker(_Loop):
         if reclaimed:
             log.warning("returned %d expired grading leases to the queue", reclaimed)
 
-    async def _claim(self) -> list[ClaimedJob]:
+    async def _claim(self) -> list[ClaimedJob] | None:
+        """Lease jobs for the free slots and start grading them; None when the claim itself failed."""
         free = self.concurrency - len(self._in_flight)
         if free <= 0:
             return []
@@ -166,8 +170,7 @@ class GradingWorker(_Loop):
             jobs = await self.queue.claim_jobs(self.worker_id, free, self.lease_seconds)
         except Exception:
             log.exception("claiming grading jobs failed; retrying in %.1fs", self.poll_interval)
-            await self._nap(self.poll_interval)
-            return []
+            return None
         for job in jobs:
             task = asyncio.create_task(self._process(job), name=f"grade-attempt-{job.attempt.id}")
             self._in_flight.add(task)
@@ -266,9 +269,10 @@ class Notifier(_Loop):
         while not self.stopping:
             try:
                 claimed = await self.run_once()
-            except Exception:
+            except Exception:  # the database failed, which says nothing about there being nothing to deliver
                 log.exception("claiming deliveries failed; retrying in %.1fs", self.poll_interval)
-                claimed = 0
+                await self._nap(self.poll_interval)
+                continue
             if not claimed:
                 if until_idle:
                     return

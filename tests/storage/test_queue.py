@@ -341,6 +341,43 @@ async def test_expired_delivery_lease_is_taken_over_and_the_stale_notifier_canno
     assert await queue.claim_deliveries("n3", 10) == []
 
 
+class BlinkingQueue(SqlGradingQueue):
+    """The real queue, whose first claim of jobs and first claim of deliveries fail (the database blinked)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(engine)
+        self.blinks = {"jobs": 1, "deliveries": 1}
+
+    def _blink(self, what: str) -> None:
+        if self.blinks[what]:
+            self.blinks[what] -= 1
+            raise ConnectionResetError("the database blinked")
+
+    async def claim_jobs(self, worker_id: str, limit: int, lease_seconds: float) -> list[ClaimedJob]:
+        self._blink("jobs")
+        return await super().claim_jobs(worker_id, limit, lease_seconds)
+
+    async def claim_deliveries(self, worker_id: str, limit: int, lease_seconds: float = 60.0) -> list[PendingDelivery]:
+        self._blink("deliveries")
+        return await super().claim_deliveries(worker_id, limit, lease_seconds)
+
+
+async def test_a_failed_claim_is_not_an_empty_queue_to_loops_that_run_until_idle(engine: AsyncEngine) -> None:
+    repo, queue = SqlAttemptRepository(engine), BlinkingQueue(engine)
+    await repo.submit_answers([submission(1, n, delivery={"dm": n}) for n in range(3)])
+    worker = GradingWorker(queue, FakeGrader(), rubric_for, worker_id="w", poll_interval=0.01)
+    await asyncio.wait_for(worker.run(until_idle=True), 30)  # `mockinterview worker --until-idle`
+    assert worker.graded == 3
+    delivered: list[int] = []
+
+    async def deliver(item: PendingDelivery) -> None:
+        delivered.append(item.attempt.id)
+
+    notifier = Notifier(queue, deliver, worker_id="n", poll_interval=0.01)
+    await asyncio.wait_for(notifier.run(until_idle=True), 30)
+    assert len(delivered) == 3 and queue.blinks == {"jobs": 0, "deliveries": 0}
+
+
 async def test_worker_grades_everything_once_with_bounded_concurrency(engine: AsyncEngine) -> None:
     repo, queue = SqlAttemptRepository(engine), SqlGradingQueue(engine)
     stored = await repo.submit_answers([submission(n % 5, n) for n in range(40)])
