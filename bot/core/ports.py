@@ -42,6 +42,8 @@ class ReviewChange:
     question_id: str
     score: float | None  # the grade that drove it (None: skipped or revealed)
     reschedule: Reschedule
+    # The graded answer that drove it: its review is applied once, and not at all once the answer is deleted.
+    attempt_id: int | None = None
 
 
 @dataclass(frozen=True)

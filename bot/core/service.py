@@ -297,30 +297,43 @@ class InterviewService:
         return view
 
     async def _record_grade(self, attempt: Attempt) -> tuple[SessionView | None, bool]:
+        # The answer's review card is rescheduled once per answer (`ReviewChange.attempt_id`), whoever gets here
+        # first: a redelivery changes nothing, and a grade that arrives after its interview ended still counts.
         now = self.clock.now()
-        review = None
-        if attempt.status == AttemptStatus.GRADED and attempt.grade is not None and attempt.kind != ItemKind.FOLLOW_UP:
-            review = self._review(attempt.user_id, attempt.question_id, attempt.grade.score, now)
         if attempt.session_id is None:
-            if review is not None:
-                await self.reviews.reschedule_review(review)
+            if _drives_a_review(attempt):
+                await self.reviews.reschedule_review(self._answer_review(attempt, _graded_score(attempt), now))
             return None, False
         read: list[InterviewSession] = []  # the session as `graded` found it (and changed it)
+        late: list[bool] = []  # whether the session moved on without this grade (ended, expired, or a regrade)
 
         def graded(record: SessionRecord) -> SessionRevision | None:
             session = self._session_of(record)
             read.append(session)
             if session.state != SessionState.GRADING or session.pending_attempt_id != attempt.id:
-                return None  # already recorded: a redelivered notification changes nothing
-            session.graded(self._result_for(session, attempt), now)
+                late.append(not _shows_grade(session, attempt))
+                return None  # already recorded (a redelivered notification), or the interview moved on
+            result = self._result_for(session, attempt)
+            session.graded(result, now)
+            review = self._answer_review(attempt, result.score, now) if _drives_a_review(attempt) else None
             return SessionRevision(self._updated(session, record), review)  # the review in the same transaction
 
         record, recorded = await self.sessions.revise(attempt.session_id, graded)
+        if not recorded and late[-1] and _drives_a_review(attempt):  # applies only if not applied yet
+            result = self._result_for(read[-1], attempt)
+            await self.reviews.reschedule_review(self._answer_review(attempt, result.score, now))
         return await self._view(read[-1], record), recorded
 
     @staticmethod
     def _review(user_id: int, question_id: str, score: float | None, now: datetime) -> ReviewChange:
         return ReviewChange(user_id, question_id, score, lambda card: schedule(card, score, now))
+
+    @staticmethod
+    def _answer_review(attempt: Attempt, score: float | None, now: datetime) -> ReviewChange:
+        """The review a graded answer drives, rated on the score it counts for (hints and lateness included)."""
+        return ReviewChange(
+            attempt.user_id, attempt.question_id, score, lambda card: schedule(card, score, now), attempt_id=attempt.id
+        )
 
     def _result_for(self, session: InterviewSession, attempt: Attempt) -> ItemResult:
         item = session.current
@@ -405,7 +418,8 @@ class InterviewService:
             ),
             now,
         )
-        review = self._review(record.user_id, item.question_id, None, now) if item.kind != ItemKind.FOLLOW_UP else None
+        # A follow-up has no card of its own, and giving up on a retry says nothing new about the question.
+        review = self._review(record.user_id, item.question_id, None, now) if item.kind == ItemKind.MAIN else None
         if move_on:
             return await self._advance(session, record, follow_up=False, review=review)
         return await self._save(session, record, review=review)
@@ -633,3 +647,19 @@ def _id(record: SessionRecord) -> int:
 
 def _timeout(config: SessionConfig) -> timedelta:
     return timedelta(seconds=config.idle_timeout_s)
+
+
+def _drives_a_review(attempt: Attempt) -> bool:
+    """A graded answer to a question reviews its card; a follow-up has no card of its own, and a retry seconds after
+    the feedback would count as a second review of the same recall (the first answer's review stands)."""
+    graded = attempt.status == AttemptStatus.GRADED and attempt.grade is not None
+    return graded and attempt.kind not in (ItemKind.FOLLOW_UP, ItemKind.RETRY)
+
+
+def _shows_grade(session: InterviewSession, attempt: Attempt) -> bool:
+    """Whether the session already recorded this attempt's grade (a failed grading it recorded doesn't count)."""
+    return any(r.attempt_id == attempt.id and r.outcome == ItemOutcome.GRADED for r in session.results)
+
+
+def _graded_score(attempt: Attempt) -> float | None:
+    return attempt.grade.score if attempt.grade is not None else None

@@ -8,7 +8,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import bindparam, case, delete, func, select
+from sqlalchemy import bindparam, case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.core.models import (
@@ -89,14 +89,30 @@ def _review_upsert(dialect: str) -> Any:  # noqa: ANN401 - a dialect Insert
     )
 
 
-async def reschedule_review(connection: AsyncConnection, change: ReviewChange, now: datetime) -> None:
+# A graded answer's review claims the answer first: it applies once, and never to an answer deleted meanwhile.
+_CLAIM_ATTEMPT_REVIEW = (
+    update(attempts)
+    .where(attempts.c.id == bindparam("review_attempt_id"), attempts.c.reviewed_at.is_(None))
+    .values(reviewed_at=bindparam("reviewed_at"))
+)
+
+
+async def reschedule_review(connection: AsyncConnection, change: ReviewChange, now: datetime) -> bool:
     """Apply `change` on `connection` (the caller's write transaction; the user must exist): the stored card is
-    read, locked on PostgreSQL so two reviews of one card apply one after the other, rescheduled and stored."""
+    read, locked on PostgreSQL so two reviews of one card apply one after the other, rescheduled and stored.
+
+    A change driven by a graded answer applies only if that answer's review was not applied yet (a redelivery, a
+    grade recorded twice) and the answer still exists (its user forgot their data): returns whether it applied."""
+    if change.attempt_id is not None:
+        claim = {"review_attempt_id": change.attempt_id, "reviewed_at": now}
+        if (await connection.execute(_CLAIM_ATTEMPT_REVIEW, claim)).rowcount != 1:
+            return False
     card = await connection.scalar(
         _REVIEW_CARD_FOR_UPDATE, {"review_user_id": change.user_id, "review_question_id": change.question_id}
     )
     updated, due_at = change.reschedule(card if isinstance(card, dict) else None)
     await _upsert_review(connection, change.user_id, change.question_id, updated, due_at, change.score, now)
+    return True
 
 
 async def _upsert_review(
@@ -286,10 +302,11 @@ class SqlProgressRepository:
             await _upsert_review(connection, user_id, question_id, card, due_at, last_score, now)
 
     async def reschedule_review(self, change: ReviewChange) -> None:
-        """Read the card and store `change.reschedule(card)` in one write transaction."""
+        """Read the card and store `change.reschedule(card)` in one write transaction (see `reschedule_review`)."""
         now = self.clock.now()
         async with write_transaction(self.engine) as connection:
-            await ensure_user(connection, change.user_id, now)
+            if change.attempt_id is None:  # else the answer's row holds its user, or the user is gone
+                await ensure_user(connection, change.user_id, now)
             await reschedule_review(connection, change, now)
 
     async def remove_review(self, user_id: int, question_id: str) -> bool:

@@ -146,6 +146,8 @@ attempts = Table(
     Column("delivery_lease_owner", String(64), nullable=True),
     Column("delivery_lease_expires_at", UtcDateTime(), nullable=True),
     Column("delivery_tries", Integer, nullable=False, server_default="0"),
+    # When its review card was rescheduled (0005): at most once per attempt, whoever records the grade.
+    Column("reviewed_at", UtcDateTime(), nullable=True),
     Index("ix_attempts_user_created", "user_id", "created_at"),
     Index("ix_attempts_user_topic_created", "user_id", "topic", "created_at"),
     # Covers guild leaderboards (0002): a window of one guild is read from the index alone.

@@ -156,6 +156,7 @@ async def test_recording_a_grade_is_one_write_transaction_and_only_once(
     assert statements.sql == [
         "SELECT interview_sessions.id, interview_sessions.user_id,",
         "UPDATE interview_sessions SET",
+        "UPDATE attempts SET",  # the answer's review claimed: it is applied once
         "SELECT review_schedules.card FROM",
         "INSERT INTO review_schedules",
     ]
@@ -309,7 +310,8 @@ async def test_grades_recorded_together_share_one_write_transaction_and_a_redeli
     views = await asyncio.gather(*(service.record_grade(a) for a in graded + graded))
     assert statements.transactions == 1
     verbs = [s.split()[0] for s in statements.sql]
-    assert (verbs.count("SELECT") - len(users), verbs.count("UPDATE")) == (1, 1)  # the sessions; each card read
+    # The sessions (one read, one executemany), then per answer its review claim and its card.
+    assert (verbs.count("SELECT") - len(users), verbs.count("UPDATE") - len(users)) == (1, 1)
     firsts, seconds = views[: len(users)], views[len(users) :]
     assert all(v is not None and v.session.state == SessionState.FEEDBACK for v in firsts)
     assert seconds == [None] * len(users)
@@ -426,7 +428,8 @@ async def test_a_grade_outside_a_session_schedules_its_review_in_one_write_trans
     graded = await _graded(service, answer, score=9.0)
     statements.reset()
     assert await service.record_grade(graded) is None
-    assert [s.split()[0] for s in statements.sql] == ["INSERT", "SELECT", "INSERT"]  # the user, the card, the card
+    # The answer's review claimed (its row holds its user, so no user insert), the card read, the card stored.
+    assert [s.split()[0] for s in statements.sql] == ["UPDATE", "SELECT", "INSERT"]
     assert statements.transactions == 1
     async with engine.connect() as connection:
         row = (await connection.execute(select(review_schedules))).one()

@@ -116,3 +116,42 @@ def test_0004_gives_existing_sessions_version_0_and_its_downgrade_keeps_them(emp
             return list((await connection.execute(text("SELECT state FROM interview_sessions"))).scalars())
 
     assert asyncio.run(with_engine(states)) == ["awaiting_answer"]
+
+
+def test_0005_counts_answers_graded_before_it_as_reviewed(empty_db_url: str) -> None:
+    upgrade(empty_db_url, "0004")
+    graded_at = datetime(2026, 11, 2, tzinfo=UTC)
+
+    async def answers_from_before(engine: AsyncEngine) -> None:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("INSERT INTO users (id, timezone, settings, created_at) VALUES (1, 'UTC', '{}', :t)"),
+                {"t": graded_at},
+            )
+            for attempt_id, status, when in ((1, "graded", graded_at), (2, "pending", None)):
+                await connection.execute(
+                    text(
+                        "INSERT INTO attempts (id, user_id, question_id, topic, answer, status, created_at, graded_at) "
+                        "VALUES (:id, 1, 'q', 't', 'an answer', :status, :created, :graded)"
+                    ),
+                    {"id": attempt_id, "status": status, "created": graded_at, "graded": when},
+                )
+
+    async def reviewed(engine: AsyncEngine) -> list[tuple[object, ...]]:
+        async with engine.connect() as connection:
+            rows = await connection.execute(text("SELECT id, reviewed_at FROM attempts ORDER BY id"))
+            return [tuple(row) for row in rows]
+
+    asyncio.run(_with_engine(empty_db_url, answers_from_before))
+    upgrade(empty_db_url)
+    (graded, graded_reviewed_at), (pending, pending_reviewed_at) = asyncio.run(_with_engine(empty_db_url, reviewed))
+    assert (graded, pending, pending_reviewed_at) == (1, 2, None)
+    assert graded_reviewed_at is not None and str(graded_reviewed_at).startswith("2026-11-02")  # its review was done
+
+
+async def _with_engine(url: str, step: Callable[[AsyncEngine], Awaitable[object]]) -> object:
+    engine = create_engine(url)
+    try:
+        return await step(engine)
+    finally:
+        await engine.dispose()
