@@ -9,7 +9,9 @@ channel goes to the user's DM, never to the channel.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 ADAPTER = "discord"
+PARTLY_SENT_REMEMBERED = 1_000  # deliveries that failed after their first pages, resumed when retried here
 
 
 def interaction_target(
@@ -53,6 +56,13 @@ def message_target(message: discord.Message, *, session_id: int | None) -> dict[
     }
 
 
+@dataclass
+class SentPages:
+    """How many pages of one message have gone out: after a failure, the rest is sent, never a page twice."""
+
+    count: int = 0
+
+
 class Outbox:
     """Sends pages of embeds (buttons on the last page) to a stored target through the best path left."""
 
@@ -60,22 +70,32 @@ class Outbox:
         self.bot = bot
 
     async def send(
-        self, target: dict[str, Any], pages: Sequence[Sequence[discord.Embed]], view: discord.ui.View | None
+        self,
+        target: dict[str, Any],
+        pages: Sequence[Sequence[discord.Embed]],
+        view: discord.ui.View | None,
+        sent: SentPages | None = None,
     ) -> None:
+        """`sent` counts the pages delivered, this call's and earlier tries' (a retry sends only the rest)."""
+        sent = sent or SentPages()
         token = target.get("token")
         expires = target.get("expires_at")
         if token and expires and token_usable(datetime.fromisoformat(str(expires)), self.bot.clock.now()):
             try:
-                await self._followups(target, pages, view)
+                await self._followups(target, pages, view, sent)
                 return
             except discord.HTTPException as error:
                 if not is_expired_token_error(error):
                     raise
                 log.info("interaction token for user %s no longer works; delivering outside it", target["user_id"])
-        await self._outside(target, pages, view)
+        await self._outside(target, pages, view, sent)
 
     async def _followups(
-        self, target: dict[str, Any], pages: Sequence[Sequence[discord.Embed]], view: discord.ui.View | None
+        self,
+        target: dict[str, Any],
+        pages: Sequence[Sequence[discord.Embed]],
+        view: discord.ui.View | None,
+        sent: SentPages,
     ) -> None:
         # The same application webhook `Interaction.followup` builds, so ephemeral flags and buttons work.
         webhook = discord.Webhook.from_state(
@@ -83,15 +103,20 @@ class Outbox:
             state=self.bot._connection,
         )
         ephemeral = bool(target.get("ephemeral"))
-        for index, embeds in enumerate(pages):
-            last = index == len(pages) - 1
-            if last and view is not None:
-                await webhook.send(embeds=list(embeds), view=view, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS)
+        for index in range(sent.count, len(pages)):
+            embeds = list(pages[index])
+            if index == len(pages) - 1 and view is not None:
+                await webhook.send(embeds=embeds, view=view, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS)
             else:
-                await webhook.send(embeds=list(embeds), ephemeral=ephemeral, allowed_mentions=NO_MENTIONS)
+                await webhook.send(embeds=embeds, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS)
+            sent.count += 1
 
     async def _outside(
-        self, target: dict[str, Any], pages: Sequence[Sequence[discord.Embed]], view: discord.ui.View | None
+        self,
+        target: dict[str, Any],
+        pages: Sequence[Sequence[discord.Embed]],
+        view: discord.ui.View | None,
+        sent: SentPages,
     ) -> None:
         destination: discord.abc.Messageable | None = None
         channel_id = target.get("channel_id")
@@ -101,12 +126,13 @@ class Outbox:
             user = self.bot.get_user(int(target["user_id"])) or await self.bot.fetch_user(int(target["user_id"]))
             destination = user
         try:
-            for index, embeds in enumerate(pages):
-                last = index == len(pages) - 1
-                if last and view is not None:
-                    await destination.send(embeds=list(embeds), view=view, allowed_mentions=NO_MENTIONS)
+            for index in range(sent.count, len(pages)):
+                embeds = list(pages[index])
+                if index == len(pages) - 1 and view is not None:
+                    await destination.send(embeds=embeds, view=view, allowed_mentions=NO_MENTIONS)
                 else:
-                    await destination.send(embeds=list(embeds), allowed_mentions=NO_MENTIONS)
+                    await destination.send(embeds=embeds, allowed_mentions=NO_MENTIONS)
+                sent.count += 1
         except discord.Forbidden:
             # A closed DM or a thread we lost: retrying won't help; the feedback is in /history.
             log.warning("feedback for user %s could not be delivered (forbidden); kept in history", target["user_id"])
@@ -118,6 +144,9 @@ class FeedbackDeliverer:
     def __init__(self, bot: InterviewBot) -> None:
         self.bot = bot
         self.outbox = Outbox(bot)
+        # Feedback that failed after its first pages (the notifier retries it later, usually in this process): the
+        # retry sends only the pages that didn't go out.
+        self._partly_sent: OrderedDict[int, SentPages] = OrderedDict()
 
     async def __call__(self, item: PendingDelivery) -> None:
         from bot.discord_app.exts.interview._render import feedback_message
@@ -130,4 +159,12 @@ class FeedbackDeliverer:
         view = await service.feedback_view(item.attempt)  # records the grade; a redelivery records nothing twice
         shareable = bool(target.get("ephemeral")) and item.attempt.guild_id is not None
         pages, buttons = feedback_message(self.bot.runtime, item.attempt, view, shareable=shareable)
-        await self.outbox.send(target, pages, buttons)
+        sent = self._partly_sent.pop(item.attempt.id, None) or SentPages()
+        try:
+            await self.outbox.send(target, pages, buttons, sent)
+        except BaseException:
+            if sent.count:
+                self._partly_sent[item.attempt.id] = sent
+                while len(self._partly_sent) > PARTLY_SENT_REMEMBERED:
+                    self._partly_sent.popitem(last=False)
+            raise
