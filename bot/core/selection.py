@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core.models import Attempt, Question
+from bot.core.session import ItemKind
 
 UNSEEN_BONUS = 2.0  # a never-seen question is this much more likely than a mastered one
 WEAK_TOPIC_BONUS = 3.0  # scaled by how weak the topic is (0 = mastered, 1 = nothing right)
@@ -32,9 +33,13 @@ class UserKnowledge:
 
     @classmethod
     def from_attempts(cls, attempts: Iterable[Attempt]) -> UserKnowledge:
+        """Follow-ups are left out: they share their main question's id but are graded against a narrower prompt,
+        so a good follow-up would pass a weak answer to the question itself off as mastered."""
         per_question: dict[str, list[Attempt]] = defaultdict(list)
         topic_scores: dict[str, list[float]] = defaultdict(list)
         for attempt in attempts:
+            if attempt.kind == ItemKind.FOLLOW_UP:
+                continue
             per_question[attempt.question_id].append(attempt)
             if attempt.grade is not None:
                 topic_scores[attempt.topic].append(attempt.grade.score)

@@ -8,7 +8,7 @@ in the durable queue's workers for Discord — and reports back through `record_
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
@@ -75,7 +75,16 @@ class ReviewRepository(Protocol):
         """Read the card and store `change.reschedule(card)` in one transaction."""
         ...
 
-    async def due_reviews(self, user_id: int, *, now: datetime | None = None, limit: int = 20) -> list[DueReview]: ...
+    async def due_reviews(
+        self,
+        user_id: int,
+        *,
+        now: datetime | None = None,
+        limit: int = 20,
+        question_ids: Collection[str] | None = None,
+    ) -> list[DueReview]:
+        """Cards due by `now`, oldest first, up to `limit`; with `question_ids`, only those questions' cards."""
+        ...
 
 
 class NotYourSessionError(UserFacingError):
@@ -194,11 +203,16 @@ class InterviewService:
         rng = self.rng_factory()
         knowledge = UserKnowledge.from_attempts(await self.attempts.history(user_id, limit=KNOWLEDGE_WINDOW))
         if mode == Mode.REVIEW:
-            due = await self.reviews.due_reviews(user_id, now=self.clock.now(), limit=count)
-            due_ids = [d.question_id for d in due if d.question_id in self.bank.questions]
+            # Only cards this bank serves here count, filtered before the limit: due cards of questions it doesn't
+            # serve (another server's, removed ones) are never reviewed, so they would stay first in line for good.
+            servable = {q.id: q for q in self.bank.filter()}
+            due = await self.reviews.due_reviews(
+                user_id, now=self.clock.now(), limit=count, question_ids=list(servable)
+            )
+            due_ids = [d.question_id for d in due if d.question_id in servable]
             if not due_ids:
                 raise NothingDueError
-            pool = [self.bank.questions[qid] for qid in due_ids]
+            pool = [servable[qid] for qid in due_ids]
             return choose_questions(pool, count, knowledge, rng, due_first=due_ids)
         pool = self.bank.filter(topic, difficulty)
         if not pool:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Collection
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import bindparam, case, delete, func, select, update
+from sqlalchemy import Float, Select, bindparam, case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.core.models import (
@@ -20,11 +21,17 @@ from bot.core.models import (
     TopicStats,
 )
 from bot.core.ports import Clock, ReviewChange, SystemClock
+from bot.core.session import ItemKind, SessionConfig
 from bot.storage.attempts import ensure_user
 from bot.storage.engine import named_dialect_insert, write_transaction
 from bot.storage.tables import attempts, guilds, review_schedules, users
 
 ANSWER_POINTS = 1.0  # per distinct question answered in the period, on top of the best score (0-10) on it
+# The board counts an answer as the report does: hints cost points. Study and daily answers take no hints.
+BOARD_HINT_PENALTY = SessionConfig().hint_penalty
+# A follow-up shares its main question's id but is graded against a narrower prompt: it is not an answer to the
+# question, so it counts neither for the question's best score nor for the topic's figures.
+_NOT_FOLLOW_UP = attempts.c.kind != ItemKind.FOLLOW_UP.value
 
 
 def zone(name: str | None) -> ZoneInfo:
@@ -135,13 +142,55 @@ async def _upsert_review(
     await connection.execute(_review_upsert(connection.dialect.name), values)
 
 
+def _leaderboard_statement(*, windowed: bool) -> Select[Any]:
+    """Per user: points, questions and average best, ranked; built once per shape (see the review statements).
+
+    Parameters: board_guild_id, hint_penalty, board_limit, and for a window board_since and board_until."""
+    counted = attempts.c.score - bindparam("hint_penalty", type_=Float) * attempts.c.hints_used
+    best = (
+        select(
+            attempts.c.user_id,
+            attempts.c.question_id,
+            func.max(case((counted < 0, 0.0), else_=counted)).label("best"),
+        )
+        .where(
+            attempts.c.guild_id == bindparam("board_guild_id"),
+            attempts.c.status == AttemptStatus.GRADED.value,
+            _NOT_FOLLOW_UP,
+        )
+        .group_by(attempts.c.user_id, attempts.c.question_id)
+    )
+    if windowed:
+        best = best.where(
+            attempts.c.created_at >= bindparam("board_since"), attempts.c.created_at <= bindparam("board_until")
+        )
+    per_question = best.subquery()
+    points = (func.count() * ANSWER_POINTS + func.sum(per_question.c.best)).label("points")
+    return (
+        select(
+            per_question.c.user_id,
+            points,
+            func.count().label("questions"),
+            func.avg(per_question.c.best).label("average_best"),
+        )
+        .group_by(per_question.c.user_id)
+        .order_by(points.desc(), func.count().desc(), per_question.c.user_id)
+        .limit(bindparam("board_limit"))
+    )
+
+
+_LEADERBOARD_ALL_TIME = _leaderboard_statement(windowed=False)
+_LEADERBOARD_WINDOW = _leaderboard_statement(windowed=True)
+
+
 class SqlProgressRepository:
     def __init__(self, engine: AsyncEngine, clock: Clock | None = None) -> None:
         self.engine = engine
         self.clock = clock or SystemClock()
 
     async def topic_stats(self, user_id: int) -> list[TopicStats]:
-        """Per topic: answers submitted, graded, average and best score (0-10), and the latest answer."""
+        """Per topic: answers submitted, graded, average and best score (0-10), and the latest answer (follow-ups
+        left out: they are graded against a narrower prompt than the topic's questions)."""
         graded = func.sum(case((attempts.c.status == AttemptStatus.GRADED.value, 1), else_=0))
         query = (
             select(
@@ -152,7 +201,7 @@ class SqlProgressRepository:
                 func.max(attempts.c.score).label("best"),
                 func.max(attempts.c.created_at).label("last_at"),
             )
-            .where(attempts.c.user_id == user_id)
+            .where(attempts.c.user_id == user_id, _NOT_FOLLOW_UP)
             .group_by(attempts.c.topic)
             .order_by(attempts.c.topic)
         )
@@ -179,7 +228,8 @@ class SqlProgressRepository:
         now: datetime | None = None,
         timezone: str | None = None,
     ) -> list[LeaderboardEntry]:
-        """Ranked by points: per distinct question, `ANSWER_POINTS` + the best score in the period.
+        """Ranked by points: per distinct question, `ANSWER_POINTS` + the best score in the period, counted as the
+        report counts it (`BOARD_HINT_PENALTY` off per hint, never below 0; follow-ups left out).
 
         The week and month start in `timezone`, else the guild's `settings["timezone"]`, else UTC.
         Equal points share a rank (1, 1, 3); ties list more questions first, then lower user id.
@@ -188,32 +238,17 @@ class SqlProgressRepository:
         if timezone is None and period is not LeaderboardPeriod.ALL:
             timezone = await self._guild_timezone(guild_id)
         start = period_start(period, now, zone(timezone))
-        best = (
-            select(
-                attempts.c.user_id,
-                attempts.c.question_id,
-                func.max(attempts.c.score).label("best"),
-            )
-            .where(attempts.c.guild_id == guild_id, attempts.c.status == AttemptStatus.GRADED.value)
-            .group_by(attempts.c.user_id, attempts.c.question_id)
-        )
+        parameters: dict[str, object] = {
+            "board_guild_id": guild_id,
+            "hint_penalty": BOARD_HINT_PENALTY,
+            "board_limit": limit,
+        }
+        query = _LEADERBOARD_ALL_TIME
         if start is not None:
-            best = best.where(attempts.c.created_at >= start, attempts.c.created_at <= now)
-        per_question = best.subquery()
-        points = (func.count() * ANSWER_POINTS + func.sum(per_question.c.best)).label("points")
-        query = (
-            select(
-                per_question.c.user_id,
-                points,
-                func.count().label("questions"),
-                func.avg(per_question.c.best).label("average_best"),
-            )
-            .group_by(per_question.c.user_id)
-            .order_by(points.desc(), func.count().desc(), per_question.c.user_id)
-            .limit(limit)
-        )
+            parameters.update(board_since=start, board_until=now)
+            query = _LEADERBOARD_WINDOW
         async with self.engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
+            rows = (await connection.execute(query, parameters)).all()
         entries: list[LeaderboardEntry] = []
         for position, row in enumerate(rows, start=1):
             value = round(float(row.points), 2)
@@ -249,7 +284,16 @@ class SqlProgressRepository:
 
     # --- spaced repetition
 
-    async def due_reviews(self, user_id: int, *, now: datetime | None = None, limit: int = 20) -> list[DueReview]:
+    async def due_reviews(
+        self,
+        user_id: int,
+        *,
+        now: datetime | None = None,
+        limit: int = 20,
+        question_ids: Collection[str] | None = None,
+    ) -> list[DueReview]:
+        """The user's cards due by `now`, oldest first; with `question_ids`, only theirs (the questions the caller
+        can serve: the limit then counts only cards it can use, so others due before them never crowd them out)."""
         now = now or self.clock.now()
         query = (
             select(review_schedules)
@@ -257,6 +301,8 @@ class SqlProgressRepository:
             .order_by(review_schedules.c.due_at, review_schedules.c.question_id)
             .limit(limit)
         )
+        if question_ids is not None:
+            query = query.where(review_schedules.c.question_id.in_(question_ids))
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).all()
         return [
