@@ -39,24 +39,31 @@ def user_message(error: BaseException) -> str | None:
     return None
 
 
+def error_reply(interaction: discord.Interaction, error: BaseException, *, where: str = "") -> str:
+    """The friendly text for `error`; an unexpected one is logged first, with an id the user can quote."""
+    text = user_message(error)
+    if text is not None:
+        return text
+    error_id = secrets.token_hex(4)
+    metrics.count_error(error_site(interaction))
+    original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+    command = interaction.command.qualified_name if interaction.command else where or "component"
+    log.error(
+        "error %s in %s (user %s, guild %s)",
+        error_id,
+        command,
+        interaction.user.id,
+        interaction.guild_id,
+        exc_info=original,
+        extra={"error_id": error_id, "user_id": interaction.user.id, "guild_id": interaction.guild_id},
+    )
+    # Nothing about what was kept: the error may have struck before, during or after a save.
+    return f"Something went wrong on our side (error `{error_id}`). Try again."
+
+
 async def report_error(interaction: discord.Interaction, error: BaseException, *, where: str = "") -> None:
     """Reply with a friendly ephemeral message; log unexpected errors with an id the user can quote."""
-    text = user_message(error)
-    if text is None:
-        error_id = secrets.token_hex(4)
-        metrics.count_error(error_site(interaction))
-        original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
-        command = interaction.command.qualified_name if interaction.command else where or "component"
-        log.error(
-            "error %s in %s (user %s, guild %s)",
-            error_id,
-            command,
-            interaction.user.id,
-            interaction.guild_id,
-            exc_info=original,
-            extra={"error_id": error_id, "user_id": interaction.user.id, "guild_id": interaction.guild_id},
-        )
-        text = f"Something went wrong on our side (error `{error_id}`). Anything you submitted is saved; try again."
+    text = error_reply(interaction, error, where=where)
     try:
         await send_reply(interaction, text, ephemeral=True)
     except discord.HTTPException:
