@@ -7,6 +7,7 @@ result is rendered. Answers are saved and queued; the grade arrives later throug
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal
@@ -27,8 +28,8 @@ from bot.core.service import (
 )
 from bot.core.session import Mode, SessionState
 from bot.discord_app.delivery import interaction_target, message_target
-from bot.discord_app.embeds import trim
-from bot.discord_app.exts.interview._modals import ANSWER_MAX_CHARS, AnswerModal
+from bot.discord_app.embeds import CONTENT_LIMIT, paginate, trim
+from bot.discord_app.exts.interview._modals import ANSWER_MAX_CHARS, AnswerModal, modal_guild
 from bot.discord_app.exts.interview._render import (
     Pages,
     question_message,
@@ -37,6 +38,7 @@ from bot.discord_app.exts.interview._render import (
     share_embed,
 )
 from bot.discord_app.replies import NO_MENTIONS, defer, send_reply
+from bot.discord_app.tree import error_reply
 from bot.ops import metrics
 
 if TYPE_CHECKING:
@@ -130,16 +132,31 @@ class InterviewFlow:
             if thread is not None:
                 await _quietly_delete(thread)
             raise
-        if view.prompt is None:  # a new session always asks its first question
-            raise RuntimeError(f"session {view.record.id} started without a question")
-        pages, buttons = question_message(self.bot.runtime.bank, view.prompt, typed_answers=self._typed(where))
+        try:
+            if view.prompt is None:  # a new session always asks its first question
+                raise RuntimeError(f"session {view.record.id} started without a question")
+            pages, buttons = question_message(self.bot.runtime.bank, view.prompt, typed_answers=self._typed(where))
+            if thread is not None:
+                await _send_pages(thread, pages, buttons)
+            else:
+                await self.send_pages(interaction, pages, buttons, ephemeral=self.ephemeral_for(where.transport))
+        except Exception:
+            # An interview whose question was never shown would only block the next /interview start here.
+            await self._undo_start(view, interaction.user.id, thread)
+            raise
         if thread is not None:
-            await _send_pages(thread, pages, buttons)
             await interaction.followup.send(
                 f"Your interview is ready in {thread.mention}. Good luck!", ephemeral=True, allowed_mentions=NO_MENTIONS
             )
-            return
-        await self.send_pages(interaction, pages, buttons, ephemeral=self.ephemeral_for(where.transport))
+
+    async def _undo_start(self, view: SessionView, user_id: int, thread: discord.Thread | None) -> None:
+        if view.record.id is not None:
+            try:
+                await self.service.end(view.record.id, user_id)
+            except Exception:  # the error that brought us here is the one to report
+                log.exception("could not end session %s whose first question was not shown", view.record.id)
+        if thread is not None:
+            await _quietly_delete(thread)
 
     def _typed(self, where: Where) -> bool:
         """Whether a plain message counts as an answer where this session runs."""
@@ -168,7 +185,7 @@ class InterviewFlow:
         if action == "hint":
             await defer(interaction, ephemeral=True, thinking=True)
             hint = await self.service.hint(session_id, interaction.user.id, item=item)
-            await interaction.followup.send(f"💡 {hint}", ephemeral=True, allowed_mentions=NO_MENTIONS)
+            await self._send_hint(interaction, hint)
             return
         await defer(interaction)  # a deferred update of the message holding the button
         user_id = interaction.user.id
@@ -190,6 +207,14 @@ class InterviewFlow:
             raise ValueError(action)
         await self._retire_buttons(interaction)
         await self.present(interaction, view)
+
+    async def _send_hint(self, interaction: discord.Interaction, hint: str) -> None:
+        text = f"💡 {hint}"
+        if len(text) <= CONTENT_LIMIT:
+            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        # A moderator's question may carry a hint longer than a message: embed descriptions take 4,096 characters.
+        await self.send_pages(interaction, paginate("💡 Hint", description=hint), None, ephemeral=True)
 
     async def _retire_buttons(self, interaction: discord.Interaction) -> None:
         """Remove the buttons from the message that was acted on, so old questions can't be pressed again."""
@@ -248,7 +273,12 @@ class InterviewFlow:
             raise UserFacingError(text)
         # The form names the item it is for (even from an old button that names none): its answer is stored only
         # while the session is still on that item.
-        await interaction.response.send_modal(AnswerModal(session_id, view.prompt.item_index, view.prompt.item.prompt))
+        # A server's session answered elsewhere (its feedback may have moved to the user's DM) is still capped by
+        # that server: the form names it.
+        guild_id = view.record.guild_id
+        elsewhere = guild_id if guild_id is not None and guild_id != interaction.guild_id else None
+        modal = AnswerModal(session_id, view.prompt.item_index, view.prompt.item.prompt, elsewhere_guild=elsewhere)
+        await interaction.response.send_modal(modal)
 
     @staticmethod
     def ephemeral_reply(interaction: discord.Interaction) -> bool:
@@ -264,9 +294,11 @@ class InterviewFlow:
         # Acknowledge first: in a burst of submits the database work queues up, and Discord allows only 3 s.
         ephemeral = self.ephemeral_reply(interaction)
         await defer(interaction, ephemeral=ephemeral, thinking=True)
-        # The daily LLM caps of where the form was submitted: the session's own server (its question message is
-        # there), so they are checked before the one transaction that reads, checks and saves the session.
-        await self.bot.quota.check(interaction.user.id, interaction.guild_id)
+        # The daily LLM caps of the session's server: the one the form names, else the one it was submitted in (its
+        # question message is there), checked before the one transaction that reads, checks and saves the session.
+        guild_id = modal_guild(interaction)
+        if guild_id is None:
+            guild_id = interaction.guild_id
 
         def target(record: SessionRecord) -> dict[str, object]:
             channel_id = record.thread_id if record.transport == Transport.THREAD else record.channel_id
@@ -277,13 +309,28 @@ class InterviewFlow:
                 channel_id=channel_id if record.transport in (Transport.THREAD, Transport.DM) else None,
             )
 
-        attempt = await self.service.submit_answer(session_id, interaction.user.id, text, item=item, delivery=target)
+        try:
+            await self.bot.quota.check(interaction.user.id, guild_id)
+            attempt = await self.service.submit_answer(
+                session_id, interaction.user.id, text, item=item, delivery=target
+            )
+        except Exception as error:
+            # Refused or failed: the form is gone, so the user gets the text they typed back with the reason.
+            await self._give_back(interaction, error_reply(interaction, error, where="answer modal"), text)
+            return
         self.bot.wake_grading()
         await interaction.followup.send(
             f"✅ Answer saved ({len(text)} characters, attempt #{attempt.id}). Grading it now; the feedback follows.",
             ephemeral=ephemeral,  # the first followup takes the place of the deferral, and its privacy
             allowed_mentions=NO_MENTIONS,
         )
+
+    async def _give_back(self, interaction: discord.Interaction, notice: str, answer: str) -> None:
+        try:
+            for content in given_back(notice, answer):
+                await send_reply(interaction, content, ephemeral=True)
+        except discord.HTTPException:
+            log.warning("could not give user %s their answer back", interaction.user.id, exc_info=True)
 
     async def on_message(self, message: discord.Message) -> None:
         """A plain message is an answer in the user's DM, and in their interview thread when content is readable."""
@@ -335,6 +382,37 @@ def typed_answer_saved(length: int, attempt_id: int) -> str:
             f"answer in at most {ANSWER_MAX_CHARS:,} characters."
         )
     return text
+
+
+GIVEN_BACK = "Your answer, so that you don't lose it:"
+CODE_BLOCK = "```\n{}\n```"
+
+
+def given_back(notice: str, answer: str) -> list[str]:
+    """`notice`, then `answer` in code blocks (easy to copy), as messages within Discord's content limit."""
+    if not answer.strip():
+        return [notice]
+    text = re.sub(r"(?<=``)`", "\u200b`", answer)  # no run of three backticks to end a block early
+    messages = [f"{notice}\n{GIVEN_BACK}"]
+    block_room = CONTENT_LIMIT - len(CODE_BLOCK.format(""))
+    while text:
+        room = CONTENT_LIMIT - len(messages[-1]) - 1 - len(CODE_BLOCK.format(""))
+        if room < block_room // 4:  # too little left in this message: start the next
+            messages.append("")
+            room = block_room
+        piece = _piece(text, room)
+        block = CODE_BLOCK.format(piece)
+        messages[-1] = f"{messages[-1]}\n{block}" if messages[-1] else block
+        text = text[len(piece) :]
+    return messages
+
+
+def _piece(text: str, limit: int) -> str:
+    """The start of `text` up to `limit` characters, cut after a line break when one is in its second half."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind("\n", 0, limit) + 1
+    return text[: cut if cut > limit // 2 else limit]
 
 
 async def _send_pages(destination: discord.abc.Messageable, pages: Pages, buttons: discord.ui.View | None) -> None:
