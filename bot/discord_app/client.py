@@ -9,7 +9,7 @@ import contextlib
 import gc
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -193,6 +193,7 @@ class InterviewBot(commands.Bot):
         self.notifier_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._warm_up: threading.Thread | None = None
+        self._answers_in_flight: set[asyncio.Task[Any]] = set()  # see `saving_an_answer`
 
     async def login(self, token: str) -> None:
         use_api_base(self.runtime.settings.discord_api_base)
@@ -254,6 +255,20 @@ class InterviewBot(commands.Bot):
     def wake_grading(self) -> None:
         self.worker.wake()
 
+    @contextlib.contextmanager
+    def saving_an_answer(self) -> Iterator[None]:
+        """Marks the running handler as saving an acknowledged answer: `close` waits for it (briefly), so a
+        shutdown never cancels a save the user was told is under way."""
+        task = asyncio.current_task()
+        if task is None:
+            yield
+            return
+        self._answers_in_flight.add(task)
+        try:
+            yield
+        finally:
+            self._answers_in_flight.discard(task)
+
     def modal_is_registered(self, custom_id: str) -> bool:
         """Whether this process shows the modal `custom_id` (discord.py keeps modals in its view store)."""
         store = getattr(self._connection, "_view_store", None)
@@ -282,6 +297,8 @@ class InterviewBot(commands.Bot):
 
     async def close(self) -> None:
         self._stopping.set()
+        if self._answers_in_flight:  # acknowledged answers still being saved: let them land first
+            await asyncio.wait(set(self._answers_in_flight), timeout=CLOSE_GRACE_S)
         self.worker.stop()
         self.notifier.stop()
         if self._tasks:

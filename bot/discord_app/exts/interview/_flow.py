@@ -291,6 +291,12 @@ class InterviewFlow:
     async def submit_from_modal(
         self, interaction: discord.Interaction, session_id: int, text: str, *, item: int | None = None
     ) -> None:
+        with self.bot.saving_an_answer():  # a shutdown lets the save and its reply finish first
+            await self._submit_from_modal(interaction, session_id, text, item=item)
+
+    async def _submit_from_modal(
+        self, interaction: discord.Interaction, session_id: int, text: str, *, item: int | None = None
+    ) -> None:
         # Acknowledge first: in a burst of submits the database work queues up, and Discord allows only 3 s.
         ephemeral = self.ephemeral_reply(interaction)
         await defer(interaction, ephemeral=ephemeral, thinking=True)
@@ -336,6 +342,10 @@ class InterviewFlow:
         """A plain message is an answer in the user's DM, and in their interview thread when content is readable."""
         if message.author.bot or not message.content.strip():
             return
+        with self.bot.saving_an_answer():  # a shutdown lets the save and its reply finish first
+            await self._answer_from_message(message)
+
+    async def _answer_from_message(self, message: discord.Message) -> None:
         if message.guild is None and isinstance(message.channel, discord.DMChannel):
             context = "dm"
         elif message.guild is not None and isinstance(message.channel, discord.Thread):
