@@ -150,8 +150,18 @@ attempts = Table(
     Column("reviewed_at", UtcDateTime(), nullable=True),
     Index("ix_attempts_user_created", "user_id", "created_at"),
     Index("ix_attempts_user_topic_created", "user_id", "topic", "created_at"),
-    # Covers guild leaderboards (0002): a window of one guild is read from the index alone.
-    Index("ix_attempts_guild_board", "guild_id", "created_at", "status", "user_id", "question_id", "score"),
+    # Covers guild leaderboards (0002, 0006): a window of one guild is read from the index alone.
+    Index(
+        "ix_attempts_guild_board",
+        "guild_id",
+        "created_at",
+        "status",
+        "user_id",
+        "question_id",
+        "score",
+        "kind",
+        "hints_used",
+    ),
     Index("ix_attempts_session", "session_id"),
     Index("ix_attempts_delivery_status", "delivery_status"),
 )
