@@ -203,21 +203,26 @@ class InterviewService:
         rng = self.rng_factory()
         knowledge = UserKnowledge.from_attempts(await self.attempts.history(user_id, limit=KNOWLEDGE_WINDOW))
         if mode == Mode.REVIEW:
-            # Only cards this bank serves here count, filtered before the limit: due cards of questions it doesn't
-            # serve (another server's, removed ones) are never reviewed, so they would stay first in line for good.
-            servable = {q.id: q for q in self.bank.filter()}
-            due = await self.reviews.due_reviews(
-                user_id, now=self.clock.now(), limit=count, question_ids=list(servable)
-            )
-            due_ids = [d.question_id for d in due if d.question_id in servable]
-            if not due_ids:
+            due = await self._due_here(user_id, count)
+            if not due:
                 raise NothingDueError
-            pool = [servable[qid] for qid in due_ids]
-            return choose_questions(pool, count, knowledge, rng, due_first=due_ids)
+            return choose_questions(due, count, knowledge, rng, due_first=[q.id for q in due])
         pool = self.bank.filter(topic, difficulty)
         if not pool:
             raise NoQuestionsError("No question matches that topic and difficulty.")
         return choose_questions(pool, count, knowledge, rng)
+
+    async def anything_due(self, user_id: int) -> bool:
+        """Whether review mode has a question to ask this user here now."""
+        return bool(await self._due_here(user_id, 1))
+
+    async def _due_here(self, user_id: int, limit: int) -> list[Question]:
+        """The questions of the user's due cards that this bank serves here, oldest first, up to `limit`. Filtered
+        before the limit: due cards of questions it doesn't serve (another server's, removed ones) are never
+        reviewed, so they would stay first in line for good."""
+        servable = {q.id: q for q in self.bank.filter()}
+        due = await self.reviews.due_reviews(user_id, now=self.clock.now(), limit=limit, question_ids=list(servable))
+        return [servable[d.question_id] for d in due if d.question_id in servable]
 
     # -- answering ------------------------------------------------------------------------------------------
 

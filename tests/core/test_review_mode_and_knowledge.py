@@ -80,6 +80,13 @@ async def test_review_mode_in_a_server_serves_its_due_questions_but_not_removed_
     assert view.session.plan == [namespaced(GUILD, "c3"), namespaced(GUILD, "c2"), namespaced(GUILD, "c1")]
 
 
+async def test_only_due_cards_this_bank_serves_count_as_something_due(review_service, engine, clock) -> None:
+    """What /interview review checks before it opens a thread: nothing servable due, nothing to open."""
+    assert await review_service.anything_due(USER)  # alpha.q2
+    await SqlProgressRepository(engine, clock).upsert_review(USER, "alpha.q2", {}, clock.now() + timedelta(days=3))
+    assert not await review_service.anything_due(USER)  # only another server's questions are due
+
+
 def test_a_good_follow_up_does_not_make_a_weak_question_mastered() -> None:
     """A follow-up shares its main question's id but is graded against a narrower prompt."""
     now = datetime(2026, 11, 2, tzinfo=UTC)

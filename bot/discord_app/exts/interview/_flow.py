@@ -110,9 +110,7 @@ class InterviewFlow:
             await self.service.end(active.record.id, interaction.user.id)  # its feedback is shown: make room
         elif active is not None:
             raise SessionAlreadyActiveError(active.record.id)
-        if mode == Mode.REVIEW and not await self.bot.runtime.progress.due_reviews(
-            interaction.user.id, now=self.bot.runtime.clock.now(), limit=1
-        ):
+        if mode == Mode.REVIEW and not await self.service.anything_due(interaction.user.id):
             raise NothingDueError  # before opening a thread for nothing
         thread = None
         if interaction.guild_id is not None and mode != Mode.PRACTICE:
