@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+import select
 import signal
+import sys
 from typing import Annotated
 
 import typer
@@ -15,9 +17,20 @@ from bot.core.models import TERMINAL_USER_ID, Difficulty
 from bot.core.ports import closing_grader
 from bot.wiring import build_bank, build_grader, open_storage
 
+PASTE_GAP_SECONDS = 0.05  # a paste's lines arrive together; a person takes far longer to type the next line
+
 
 def _console() -> Console:
     return Console(width=min(Console().width, 100))
+
+
+def _stdin_waiting() -> bool:
+    """Is more input already there (or its end)? Lets a pasted answer keep its blank lines."""
+    try:
+        ready, _, _ = select.select([sys.stdin], [], [], PASTE_GAP_SECONDS)
+    except (OSError, ValueError):  # no pollable stdin (e.g. Windows consoles): every empty line sends
+        return False
+    return bool(ready)
 
 
 @app.command("practice")
@@ -52,7 +65,10 @@ def practice(
             service = InterviewService(
                 bank, storage.sessions, storage.attempts, storage.progress, rng_factory=lambda: random.Random(seed)
             )
-            await TerminalInterview(console, console.input, service, grader, storage.attempts).run(request)
+            interview = TerminalInterview(
+                console, console.input, service, grader, storage.attempts, input_waiting=_stdin_waiting
+            )
+            await interview.run(request)
 
     try:
         asyncio.run(_run())

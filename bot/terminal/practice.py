@@ -25,9 +25,15 @@ ANSWER_HELP = (
     "Commands on a line of their own: :hint  :skip  :reveal  :quit"
 )
 CONTINUE_HELP = "Press Enter to continue, :retry to answer this question again, or :quit to stop."
+NOT_A_CONTINUE_COMMAND = (
+    "That looks like more answer text, but your answer was already sent (an empty line sends it). "
+    "Type :retry to answer this question again, press Enter to continue, or :quit to stop."
+)
 ANSWER_COMMANDS = {":hint": "hint", ":skip": "skip", ":reveal": "reveal", ":quit": "quit", ":q": "quit"}
+COMMANDS = {*ANSWER_COMMANDS, ":retry"}
 
 ReadLine = Callable[[str], str]  # like input(): raises EOFError at end of input
+InputWaiting = Callable[[], bool]  # is another line already typed or pasted, waiting to be read?
 
 
 class StopInterview(Exception):  # control flow, not an error
@@ -52,9 +58,12 @@ class TerminalInterview:
         grader: Grader,
         attempts: AttemptRepository,
         user_id: int = TERMINAL_USER_ID,
+        input_waiting: InputWaiting = lambda: False,
     ) -> None:
         self.console = console
         self.read_line = read_line
+        self.input_waiting = input_waiting
+        self._unread: list[str] = []  # a line read ahead to see whether a paste goes on
         self.service = service
         self.grader = grader
         self.attempts = attempts
@@ -174,12 +183,15 @@ class TerminalInterview:
         self.console.print(grade_panel(grade, question))
         return await self.service.record_grade(graded) or await self.service.get(_session_id(view))
 
+    def _next_line(self, prompt: str) -> str:
+        return self._unread.pop() if self._unread else self.read_line(prompt)
+
     def _read_answer(self) -> tuple[str, str | None]:
         lines: list[str] = []
         prompt = "> "
         while True:
             try:
-                line = self.read_line(prompt)
+                line = self._next_line(prompt)
             except EOFError:
                 if lines:  # end of input right after an answer: still send what was typed
                     return "\n".join(lines), None
@@ -188,18 +200,37 @@ class TerminalInterview:
             if not lines and command:
                 return "", command
             if not line.strip():
-                if lines:
+                if not lines:
+                    continue
+                if not self._paste_goes_on():
                     return "\n".join(lines), None
-                continue
             lines.append(line)
             prompt = "  "
 
+    def _paste_goes_on(self) -> bool:
+        """After an empty line: does answer text follow at once? A pasted answer of several paragraphs arrives
+        in one go, so its blank lines must not send it half-way (the rest would reach the continue prompt). A
+        line already waiting that is text continues the answer; an empty line or a command is kept for the
+        next prompt, so typing ahead (an empty line, :retry, :quit) still works."""
+        if not self.input_waiting():
+            return False
+        try:
+            following = self.read_line("  ")
+        except EOFError:
+            return False
+        self._unread.append(following)
+        return bool(following.strip()) and following.strip().lower() not in COMMANDS
+
     def _read_continue(self) -> str:
         self.console.print(Text(CONTINUE_HELP, style="dim"))
-        command = self.read_line("» ").strip().lower()
-        if command in {":quit", ":q"}:
-            raise StopInterview
-        return "retry" if command == ":retry" else "next"
+        while True:
+            command = self._next_line("» ").strip().lower()
+            if command in {":quit", ":q"}:
+                raise StopInterview
+            if command in {"", ":retry"}:
+                return "retry" if command == ":retry" else "next"
+            # Text here is most likely the rest of an answer: never take it for Enter and drop it silently.
+            self.console.print(Text(NOT_A_CONTINUE_COMMAND, style="yellow"))
 
 
 def _session_id(view: SessionView) -> int:
