@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bot.core.models import TokenUsage
+
 
 class InterviewError(Exception):
     """Root of every error the project raises on purpose."""
@@ -26,12 +28,20 @@ class NoQuestionsError(UserFacingError):
 
 
 class GraderUnavailableError(InterviewError):
-    """The grader could not produce a trustworthy grade (timeout, refusal, invalid output)."""
+    """The grader could not produce a trustworthy grade (timeout, refusal, invalid output).
 
-    def __init__(self, reason: str, *, retryable: bool = True) -> None:
+    `usage` and `model` are the tokens already billed before it gave up (a reply cut by its length limit, an
+    invalid reply before a re-ask that failed), so the fallback grade and the metrics still count them.
+    """
+
+    def __init__(
+        self, reason: str, *, retryable: bool = True, usage: TokenUsage | None = None, model: str | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable
+        self.usage = usage or TokenUsage()
+        self.model = model
 
 
 class InvalidTransitionError(InterviewError):

@@ -34,6 +34,9 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 ANSWER_CUT_FLAG = "answer-cut"
+# Statuses the SDK retries besides 429 and 5xx (request timeout, conflict): still failing after the retries, the
+# server is struggling, not misconfigured.
+_TRANSIENT_STATUSES = (408, 409)
 _JSON_SCHEMA_HINTS = ("json_schema", "response_format", "structured")
 # JSON mode has no schema parameter, so the schema goes in the (static, cacheable) system message.
 _SCHEMA_HINT = "\n\nThe JSON object must match this JSON Schema:\n" + json.dumps(
@@ -103,7 +106,11 @@ class OpenAIGrader:
         # Counted once per prompt version / question, not per answer (see PromptTokenCounter).
         repeated = (prompt.system, prompt.rubric_section)
         for attempt in (1, 2):
-            completion_usage, reply = await self._ask(conversation, repeated)
+            try:
+                completion_usage, reply = await self._ask(conversation, repeated)
+            except GraderUnavailableError as exc:
+                self._bill(exc, _sum_usage(usage, exc.usage))
+                raise
             usage = _add_usage(usage, completion_usage)
             problem = reply if isinstance(reply, str) else _mismatch(reply, rubric)
             if problem is None and isinstance(reply, LLMGrade):
@@ -111,7 +118,13 @@ class OpenAIGrader:
             log.warning("grader output invalid (attempt %d): %s", attempt, problem)
             reask = f"Your reply was invalid: {problem}\nReply again with the complete, corrected JSON object."
             conversation = [*messages, {"role": "user", "content": reask}]
-        raise LLMOutputError(f"the model's output stayed invalid after one re-ask: {problem}")
+        raise self._bill(LLMOutputError(f"the model's output stayed invalid after one re-ask: {problem}"), usage)
+
+    def _bill(self, error: GraderUnavailableError, usage: TokenUsage) -> GraderUnavailableError:
+        """`error`, carrying the tokens billed so far (and their cost), so a failed grade is still metered."""
+        error.usage = self._with_cost(usage)
+        error.model = self.model
+        return error
 
     async def _ask(
         self, messages: list[dict[str, str]], repeated: tuple[str, ...]
@@ -131,28 +144,14 @@ class OpenAIGrader:
         return await self._ask_json_mode(messages)
 
     async def _ask_structured(self, messages: list[dict[str, str]]) -> tuple[CompletionUsage | None, LLMGrade | str]:
-        # `create` with the prebuilt schema, checked the way the SDK's `parse` checks it (length, content filter,
-        # refusal, then validation), except that an invalid reply keeps its usage for the re-ask's bill.
+        # `create` with the prebuilt schema, not `parse`, which rebuilds it and drops an invalid reply's usage.
         try:
             completion = await self._create(messages, _RESPONSE_FORMAT)
         except openai.BadRequestError:
             raise
         except openai.OpenAIError as exc:
             raise _service_error(exc) from exc
-        choice = completion.choices[0]
-        if choice.finish_reason == "length":
-            raise _length_error()
-        if choice.finish_reason == "content_filter":
-            raise LLMOutputError("the provider's content filter stopped the reply", retryable=False)
-        message = choice.message
-        if message.refusal:
-            raise LLMOutputError(f"the model refused to grade: {message.refusal}", retryable=False)
-        if not message.content:
-            return completion.usage, "the reply was empty"
-        try:
-            return completion.usage, LLMGrade.model_validate_json(message.content)
-        except ValidationError as exc:
-            return completion.usage, _describe_validation_error(exc)
+        return _read_reply(completion)
 
     async def _ask_json_mode(self, messages: list[dict[str, str]]) -> tuple[CompletionUsage | None, LLMGrade | str]:
         with_schema = [{**messages[0], "content": messages[0]["content"] + _SCHEMA_HINT}, *messages[1:]]
@@ -162,17 +161,9 @@ class OpenAIGrader:
             raise _config_error(exc) from exc
         except openai.OpenAIError as exc:
             raise _service_error(exc) from exc
-        choice = completion.choices[0]
-        if choice.finish_reason == "length":
-            raise _length_error()
-        if choice.message.refusal:
-            raise LLMOutputError(f"the model refused to grade: {choice.message.refusal}", retryable=False)
-        try:
-            return completion.usage, LLMGrade.model_validate_json(choice.message.content or "")
-        except ValidationError as exc:
-            return completion.usage, _describe_validation_error(exc)
+        return _read_reply(completion)
 
-    async def _create(self, messages: list[dict[str, str]], response_format: object) -> ChatCompletion:
+    async def _create(self, messages: list[dict[str, str]], response_format: object) -> object:
         """`chat.completions.create(...)` without its request-body transform: the same request, less CPU.
 
         `create` first walks the body against the SDK's parameter TypedDicts (every message against every message
@@ -180,13 +171,17 @@ class OpenAIGrader:
         unchanged, at ~0.6 ms of CPU per request (a sixth of a grade's). The client's public `post` sends the same
         bytes with the same options and parses the same `ChatCompletion`; `test_requests_are_what_create_sends`
         compares both, bytes and headers, so an SDK upgrade that changes `create` is caught.
+
+        The SDK returns the body as text when it is not JSON (an HTML page from a proxy) and builds a
+        `ChatCompletion` from any JSON without validating it, so the caller checks what came back (`_read_reply`).
         """
-        return await self._client.post(
+        completion: object = await self._client.post(
             "/chat/completions",
             cast_to=ChatCompletion,
             body={**self._request_options(messages), "response_format": response_format},
             options={"security": {"bearer_auth": True}},  # as `create` (API-key auth)
         )
+        return completion
 
     def _request_options(self, messages: list[dict[str, str]]) -> dict[str, Any]:
         options: dict[str, Any] = {
@@ -206,6 +201,46 @@ class OpenAIGrader:
             cached_tokens=usage.cached_tokens,
         )
         return usage.model_copy(update={"cost_usd": round(cost, 8)})
+
+
+def _read_reply(completion: object) -> tuple[CompletionUsage | None, LLMGrade | str]:
+    """The reply's usage, and its grade or what was wrong with it; raises for replies a re-ask can't fix.
+
+    Checked the way the SDK's `parse` checks it (length, content filter, refusal, then validation), in both output
+    modes, except that an invalid reply keeps its usage for the re-ask's bill.
+    """
+    if not isinstance(completion, ChatCompletion):  # text, e.g. a proxy's HTML page: the base URL is wrong
+        raise _not_openai_compatible(f"the body is {type(completion).__name__}, not a chat completion")
+    usage = completion.usage if isinstance(completion.usage, CompletionUsage) else None
+    billed = _add_usage(TokenUsage(), usage)
+    error = getattr(completion, "error", None)  # some proxies report an upstream failure in a 200 body
+    if error is not None:
+        message = error.get("message") if isinstance(error, dict) else error
+        raise LLMUnavailableError(f"the LLM server reported an error: {str(message)[:200]}", usage=billed)
+    if not completion.choices or completion.choices[0].message is None:
+        raise _not_openai_compatible("the reply has no choices", usage=billed)
+    choice = completion.choices[0]
+    if choice.finish_reason == "length":
+        raise _length_error(billed)
+    if choice.finish_reason == "content_filter":
+        raise LLMOutputError("the provider's content filter stopped the reply", retryable=False, usage=billed)
+    message = choice.message
+    if message.refusal:
+        raise LLMOutputError(f"the model refused to grade: {message.refusal}", retryable=False, usage=billed)
+    if not message.content:
+        return usage, "the reply was empty"
+    try:
+        return usage, LLMGrade.model_validate_json(message.content)
+    except ValidationError as exc:
+        return usage, _describe_validation_error(exc)
+
+
+def _sum_usage(total: TokenUsage, more: TokenUsage) -> TokenUsage:
+    return TokenUsage(
+        prompt_tokens=total.prompt_tokens + more.prompt_tokens,
+        completion_tokens=total.completion_tokens + more.completion_tokens,
+        cached_tokens=total.cached_tokens + more.cached_tokens,
+    )
 
 
 def _add_usage(total: TokenUsage, usage: CompletionUsage | None) -> TokenUsage:
@@ -241,14 +276,23 @@ def _rejects_json_schema(exc: openai.BadRequestError) -> bool:
     return any(hint in text for hint in _JSON_SCHEMA_HINTS)
 
 
-def _length_error() -> LLMOutputError:
+def _length_error(usage: TokenUsage) -> LLMOutputError:
     return LLMOutputError(
-        "the reply hit the output token limit (raise MOCKINTERVIEW_LLM_MAX_OUTPUT_TOKENS)", retryable=False
+        "the reply hit the output token limit (raise MOCKINTERVIEW_LLM_MAX_OUTPUT_TOKENS)", retryable=False, usage=usage
+    )
+
+
+def _not_openai_compatible(problem: str, *, usage: TokenUsage | None = None) -> GraderUnavailableError:
+    # A status 200 that is no chat completion: OPENAI_BASE_URL points at something else (a web page, a proxy's
+    # login form); retrying or falling back would hide that.
+    log.error("the LLM server's reply is not an OpenAI-compatible chat completion: %s", problem)
+    return GraderUnavailableError(
+        f"the LLM server's reply is not an OpenAI-compatible chat completion ({problem})", retryable=False, usage=usage
     )
 
 
 def _service_error(exc: openai.OpenAIError) -> GraderUnavailableError:
-    """Down (fall back) for timeouts, connection errors, 429 and 5xx; a configuration problem otherwise."""
+    """Down (fall back) for timeouts, connection errors, 408, 409, 429 and 5xx; a configuration problem otherwise."""
     if isinstance(exc, openai.APITimeoutError):
         return LLMUnavailableError("the LLM did not answer in time")
     if isinstance(exc, openai.APIConnectionError):
@@ -257,6 +301,8 @@ def _service_error(exc: openai.OpenAIError) -> GraderUnavailableError:
         return LLMUnavailableError("the LLM provider kept rate-limiting us")
     if isinstance(exc, openai.InternalServerError):
         return LLMUnavailableError(f"the LLM server failed ({exc.status_code})")
+    if isinstance(exc, openai.APIStatusError) and exc.status_code in _TRANSIENT_STATUSES:
+        return LLMUnavailableError(f"the LLM server kept answering {exc.status_code}")
     if isinstance(exc, openai.APIStatusError):
         return _config_error(exc)
     return LLMUnavailableError(f"the LLM call failed: {type(exc).__name__}")

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from bot.core.errors import GraderUnavailableError
-from bot.core.models import GradeResult, Rubric
+from bot.core.models import GradeResult, Rubric, TokenUsage
 from bot.core.ports import Grader, close_grader
 
 __all__ = ["CONTENT_TYPE_LATEST", "METRICS", "MeteredGrader", "Metrics"]
@@ -82,13 +82,16 @@ class Metrics:
         self.grading_latency.labels(grader=grade.grader).observe(max(latency, 0.0))
         for flag in grade.flags:
             self.grade_flags.labels(flag=flag).inc()
-        usage = grade.usage
+        self.observe_usage(grade.usage, grade.model)
+
+    def observe_usage(self, usage: TokenUsage, model: str | None) -> None:
+        """Count LLM tokens and cost, of a grade or of a failed attempt (its tokens were billed all the same)."""
         if usage.prompt_tokens or usage.completion_tokens:
-            model = grade.model or "unknown"
-            self.tokens.labels(model=model, kind="prompt").inc(usage.prompt_tokens)
-            self.tokens.labels(model=model, kind="completion").inc(usage.completion_tokens)
-            self.tokens.labels(model=model, kind="cached").inc(usage.cached_tokens)
-            self.cost.labels(model=model).inc(max(usage.cost_usd, 0.0))
+            label = model or "unknown"
+            self.tokens.labels(model=label, kind="prompt").inc(usage.prompt_tokens)
+            self.tokens.labels(model=label, kind="completion").inc(usage.completion_tokens)
+            self.tokens.labels(model=label, kind="cached").inc(usage.cached_tokens)
+            self.cost.labels(model=label).inc(max(usage.cost_usd, 0.0))
 
     def observe_grading_failure(self, grader: str, reason: str) -> None:
         self.grading_failures.labels(grader=grader, reason=reason).inc()
@@ -130,6 +133,7 @@ class MeteredGrader:
             grade = await self._grader.grade(rubric, answer)
         except GraderUnavailableError as error:
             self._metrics.observe_grading_failure(self.name, "retryable" if error.retryable else "final")
+            self._metrics.observe_usage(error.usage, error.model)
             raise
         except Exception:
             self._metrics.observe_grading_failure(self.name, "crash")
@@ -145,6 +149,7 @@ count_interaction = METRICS.count_interaction
 observe_ack = METRICS.observe_ack
 observe_grade = METRICS.observe_grade
 observe_grading_failure = METRICS.observe_grading_failure
+observe_usage = METRICS.observe_usage
 set_queue_depth = METRICS.set_queue_depth
 count_error = METRICS.count_error
 time_ack = METRICS.time_ack

@@ -118,7 +118,7 @@ class _FixedGrader:
         return _llm(self.score)
 
 
-@pytest.mark.parametrize(("llm_score", "checked"), [(3.0, False), (6.9, False), (7.0, True), (10.0, True)])
+@pytest.mark.parametrize(("llm_score", "checked"), [(3.0, False), (5.9, False), (6.0, True), (10.0, True)])
 async def test_the_offline_check_runs_only_for_scores_the_guard_can_cap(rubric, llm_score, checked):
     offline = _CountingGrader()
     result = await LLMGraderWithFallback(_FixedGrader(llm_score), offline).grade(rubric, GOOD_ANSWER)
@@ -143,12 +143,21 @@ def _offline(score: float, verdicts: tuple[Verdict, ...] = (Verdict.MISSING, Ver
     [
         (9.5, _offline(0.5), 2.5),
         (7.0, _offline(2.0), 4.0),
-        (6.9, _offline(0.0), 6.9),  # not a high score: nothing to check
+        (5.9, _offline(0.0), 5.9),  # not a pass: nothing to check
+        (6.0, _offline(0.0), 2.0),  # a bare pass (PASS_THRESHOLD) needs support too
         (9.0, _offline(3.0), 5.0),  # no key point matched, even with some similarity to the reference
         (9.0, _offline(2.5, (Verdict.PARTIAL, Verdict.MISSING)), 9.0),  # the offline grader found some overlap
         (9.0, _offline(1.5, (Verdict.COVERED, Verdict.MISSING)), 3.5),  # near-zero offline score: capped anyway
     ],
-    ids=["capped", "capped-at-threshold", "moderate-llm-score", "no-key-point-matched", "partial-overlap", "near-zero"],
+    ids=[
+        "capped",
+        "capped-at-threshold",
+        "failing-llm-score",
+        "bare-pass",
+        "no-key-point-matched",
+        "partial-overlap",
+        "near-zero",
+    ],
 )
 def test_guard_caps_only_high_scores_without_offline_evidence(offline_grader, llm_score, offline, expected):
     wrapper = LLMGraderWithFallback(llm=offline_grader, offline=offline_grader)
