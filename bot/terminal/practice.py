@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.text import Text
 
-from bot.core.errors import GraderUnavailableError, UserFacingError
+from bot.core.errors import GraderUnavailableError, QuestionNotFoundError, UserFacingError
 from bot.core.models import TERMINAL_USER_ID, Attempt, AttemptStatus, Transport
 from bot.core.ports import AttemptRepository, Grader
 from bot.core.service import InterviewService, SessionView, Where
@@ -90,7 +90,11 @@ class TerminalInterview:
         if recent:
             self.console.print(history_table(recent, "Welcome back. Your last answers"))
         await self._grade_leftovers(recent)
-        active = await self.service.active(self.user_id, TERMINAL.context)
+        try:
+            active = await self.service.active(self.user_id, TERMINAL.context)
+        except QuestionNotFoundError as exc:
+            await self._end_unresumable(exc.question_id)
+            active = None
         if active is not None and not request.fresh:
             self.console.print(
                 f"Resuming your unfinished {active.session.mode.value} "
@@ -113,6 +117,17 @@ class TerminalInterview:
             self.console.print(exc.message, style="yellow")
             return None
 
+    async def _end_unresumable(self, question_id: str) -> None:
+        """The unfinished interview waits on a question no longer in the bank (its bank folder gone, or the
+        question renamed): it can't be resumed, and left as is it would stop every later run, so end it."""
+        record = await self.service.sessions.active_for(self.user_id, TERMINAL.context)
+        if record is not None and record.id is not None:
+            await self.service.end(record.id, self.user_id)
+        self.console.print(
+            f"Your unfinished interview was ended: its question {question_id!r} is no longer in the question bank.",
+            style="yellow",
+        )
+
     async def _grade_leftovers(self, recent: list[Attempt]) -> None:
         """Answers saved by an earlier run that stopped before grading them get their grade now."""
         for attempt in recent:
@@ -124,6 +139,7 @@ class TerminalInterview:
             except GraderUnavailableError as exc:
                 self.console.print(f"Still can't grade it: {exc.reason}", style="yellow")
                 continue
+            self.console.print(grade_panel(grade, self.service.bank.questions.get(attempt.question_id)))
             await self.service.record_grade(await self.attempts.save_grade(attempt.id, grade))
 
     async def _step(self, view: SessionView) -> SessionView:
