@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from bot.core.custom_bank import validate_import
 from bot.resources import builtin_bank_dir
 from tests.helpers import mockinterview_command, run_cli
 
@@ -54,3 +55,38 @@ def test_practice_ends_an_interview_whose_question_left_the_bank_and_goes_on(cli
     again = run_cli(["practice", "--topic", "gans", "--questions", "1"], cli_env, stdin=":quit\n")
     assert again.returncode == 0, again.stderr
     assert "unfinished" not in again.stdout
+
+
+def upload(ids: list[str]) -> bytes:
+    """A server's bank file of shipped GAN questions, renamed to topic 'team' with the given ids."""
+    document = yaml.safe_load((builtin_bank_dir() / "gans.yaml").read_text(encoding="utf-8"))
+    questions = [dict(q, id=qid, topic="team") for q, qid in zip(document["questions"], ids, strict=False)]
+    return yaml.safe_dump({**document, "topic": "team", "questions": questions}, sort_keys=False).encode()
+
+
+def test_import_refuses_two_questions_with_the_same_id(builtin_bank):
+    report = validate_import(upload(["team.one", "team.one"]), source="team.yaml", guild_id=1, builtin=builtin_bank)
+    assert not report.ok
+    assert "team.yaml: team.one: id: duplicate id" in report.summary()
+
+
+def test_import_refuses_a_key_given_twice(builtin_bank):
+    data = upload(["team.one"]).replace(b"- id: team.one\n", b"- id: team.one\n  id: team.other\n", 1)
+    report = validate_import(data, source="team.yaml", guild_id=1, builtin=builtin_bank)
+    assert not report.ok
+    assert "the key 'id' appears twice" in report.summary()
+
+
+def test_bank_validate_refuses_a_key_given_twice_in_a_question(cli_env, tmp_path):
+    path = write_bank(tmp_path / "bank", "mine", count=1)
+    path.write_text(path.read_text().replace("- id: mine.q0\n", "- id: mine.q0\n  id: mine.renamed\n", 1))
+    result = run_cli(["bank", "validate", str(tmp_path / "bank")], cli_env)
+    assert result.returncode == 1
+    assert "mine.yaml" in result.stdout + result.stderr
+    assert "the key 'id' appears twice in one mapping" in result.stdout + result.stderr
+
+
+def test_the_same_key_in_different_mappings_is_fine(cli_env, tmp_path):
+    write_bank(tmp_path / "bank", "mine", count=2)  # every question has its own `id`, `question`, ...
+    result = run_cli(["bank", "validate", str(tmp_path / "bank")], cli_env)
+    assert result.returncode == 0, result.stdout + result.stderr

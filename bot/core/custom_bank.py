@@ -158,7 +158,13 @@ def validate_import(
         report.problems.append(
             BankProblem(source, f"is too long; a server topic has at most {limit} characters", field="topic")
         )
+    seen_ids: set[str] = set()
     for question in parsed.questions:
+        if question.id in seen_ids:  # as `collect_bank` refuses: the second would replace the first when stored
+            report.problems.append(
+                BankProblem(source, "duplicate id: two questions have it", question_id=question.id, field="id")
+            )
+        seen_ids.add(question.id)
         if question.id in builtin.questions:
             report.problems.append(
                 BankProblem(

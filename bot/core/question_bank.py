@@ -48,13 +48,43 @@ _SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoad
 
 
 def _load_yaml(text: str) -> Any:  # noqa: ANN401 - whatever the document holds
-    """The document, refusing aliases first (a cheap pass over the parser's events) so a hostile file can't expand
-    into a 'billion laughs' bomb."""
+    """The document, after a cheap pass over the parser's events that refuses aliases (so a hostile file can't
+    expand into a 'billion laughs' bomb) and a key repeated in one mapping (which YAML loaders take silently, the
+    last value winning: a question's second `id:` would quietly replace its first)."""
+    open_collections: list[_OpenCollection] = []
     for event in yaml.parse(text, Loader=_SAFE_LOADER):
         if isinstance(event, yaml.AliasEvent):
             mark = event.start_mark  # libyaml's Mark: the same line and column as PyYAML's
             raise yaml.composer.ComposerError(None, None, "YAML aliases (*name) are not allowed", mark)  # type: ignore[arg-type]
+        if isinstance(event, yaml.ScalarEvent | yaml.CollectionStartEvent):
+            if open_collections:
+                open_collections[-1].take(event)
+            if isinstance(event, yaml.CollectionStartEvent):
+                open_collections.append(
+                    _OpenCollection(keys=set() if isinstance(event, yaml.MappingStartEvent) else None)
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            open_collections.pop()
     return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader
+
+
+@dataclass
+class _OpenCollection:
+    """A mapping (`keys` it has so far) or a sequence (`keys` None) whose items the parser is still reading."""
+
+    keys: set[str] | None
+    next_is_key: bool = True
+
+    def take(self, event: yaml.Event) -> None:
+        """Note the next item (a key or a value of a mapping); refuse a key this mapping already has."""
+        if self.keys is None:
+            return
+        if self.next_is_key and isinstance(event, yaml.ScalarEvent):
+            if event.value in self.keys:
+                message = f"the key {event.value!r} appears twice in one mapping"
+                raise yaml.constructor.ConstructorError(None, None, message, event.start_mark)  # type: ignore[arg-type]
+            self.keys.add(event.value)
+        self.next_is_key = not self.next_is_key
 
 
 @dataclass(frozen=True)
