@@ -50,7 +50,7 @@ def test_practice_ends_an_interview_whose_question_left_the_bank_and_goes_on(cli
     # The extra bank folder is gone now, and with it the question the interview waits on.
     result = run_cli(["practice", "--topic", "gans", "--questions", "1"], cli_env, stdin=":quit\n")
     assert result.returncode == 0, result.stderr
-    assert "Your unfinished interview was ended" in result.stdout and "mine.q0" in result.stdout
+    assert "Your unfinished interview was ended: its question 'mine.q" in result.stdout
     assert "Question 1/1" in result.stdout
     again = run_cli(["practice", "--topic", "gans", "--questions", "1"], cli_env, stdin=":quit\n")
     assert again.returncode == 0, again.stderr
@@ -90,3 +90,57 @@ def test_the_same_key_in_different_mappings_is_fine(cli_env, tmp_path):
     write_bank(tmp_path / "bank", "mine", count=2)  # every question has its own `id`, `question`, ...
     result = run_cli(["bank", "validate", str(tmp_path / "bank")], cli_env)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_bank_validate_names_a_file_that_is_not_utf8(cli_env, tmp_path):
+    path = write_bank(tmp_path / "bank", "mine")
+    path.write_bytes(path.read_bytes() + b"# caf\xe9\n")  # one Latin-1 byte, in a comment
+    result = run_cli(["bank", "validate", str(tmp_path / "bank")], cli_env)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "mine.yaml: is not UTF-8 text" in result.stdout
+
+
+def test_practice_names_a_bank_file_that_is_not_utf8(cli_env, tmp_path):
+    path = write_bank(tmp_path / "bank", "mine")
+    path.write_bytes(path.read_bytes() + b"# caf\xe9\n")
+    result = run_cli(["practice"], {**cli_env, "MOCKINTERVIEW_BANK_DIRS": str(tmp_path / "bank")}, stdin="")
+    assert result.returncode == 1
+    assert "mine.yaml: is not UTF-8 text" in result.stderr
+    assert "Unexpected error" not in result.stderr
+
+
+def test_bank_list_shows_brackets_in_questions_as_written(cli_env, tmp_path):
+    texts = {"mine.q0": "What does the [mask] token do?", "mine.q1": "What do x[1:] and [/] mean here?"}
+    write_bank(tmp_path / "bank", "mine", texts=texts)
+    result = run_cli(["bank", "list", str(tmp_path / "bank")], {**cli_env, "COLUMNS": "200"})
+    assert result.returncode == 0, result.stderr
+    assert "What does the [mask] token do?" in result.stdout
+    assert "What do x[1:] and [/] mean here?" in result.stdout
+
+
+def test_practice_that_asks_nothing_exits_1_saying_why(cli_env, tmp_path):
+    write_bank(tmp_path / "bank", "mine")  # beginner questions only
+    env = {**cli_env, "MOCKINTERVIEW_BANK_DIRS": str(tmp_path / "bank")}
+    result = run_cli(["practice", "--topic", "mine", "--difficulty", "advanced"], env, stdin="")
+    assert result.returncode == 1
+    assert "No question matches" in result.stdout
+
+
+def test_db_upgrade_to_an_unknown_revision_says_so(cli_env):
+    result = run_cli(["db", "upgrade", "nosuchrev"], cli_env)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "Can't locate revision identified by 'nosuchrev'" in result.stderr
+
+
+def test_eval_output_into_a_missing_folder_is_refused_before_grading(cli_env, tmp_path):
+    data = tmp_path / "scored.csv"
+    data.write_text(
+        "question,reference_answer,student_answer,score,score_max\n"
+        "What is a GAN?,A generator and a discriminator trained adversarially.,Two networks compete.,1,1\n"
+    )
+    output = tmp_path / "missing" / "predictions.csv"
+    result = run_cli(["eval", str(data), "--grader", "offline", "--output", str(output)], cli_env)
+    assert result.returncode == 1
+    assert "does not exist" in result.stderr and "Unexpected error" not in result.stderr

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from bot.cli._app import app, friendly_errors, load_settings
 from bot.core.models import BankFile, Difficulty
@@ -82,7 +83,8 @@ def list_questions(
     table.add_column("level")
     table.add_column("question")
     for question in bank.filter(topic, difficulty):
-        table.add_row(question.id, question.difficulty.value, question.question)
+        # Text, not markup: a question may hold brackets ("[mask]", "x[1:]") that Rich would eat or fail on.
+        table.add_row(Text(question.id), question.difficulty.value, Text(question.question))
     console.print(table)
 
 

@@ -218,7 +218,17 @@ def collect_bank(builtin_dir: Path, extra_dirs: Sequence[Path] = ()) -> tuple[Qu
         if not files:
             problems.append(BankProblem(str(directory), "holds no bank files (*.yaml)"))
         for path in files:
-            parsed, file_problems = parse_bank_text(path.read_text(encoding="utf-8"), str(path))
+            try:
+                text = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError as exc:
+                problems.append(
+                    BankProblem(str(path), f"is not UTF-8 text (byte {exc.start + 1} is not); save it as UTF-8")
+                )
+                continue
+            except OSError as exc:
+                problems.append(BankProblem(str(path), f"can't be read: {exc.strerror or exc}"))
+                continue
+            parsed, file_problems = parse_bank_text(text, str(path))
             problems.extend(file_problems)
             if parsed is None:
                 continue
