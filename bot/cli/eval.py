@@ -121,6 +121,13 @@ async def grade_rows(
     return list(await asyncio.gather(*(one(row) for row in rows)))
 
 
+def check_writable(path: Path) -> None:
+    if not path.parent.is_dir():
+        raise UserFacingError(f"{path}: the folder {path.parent} does not exist; create it or choose another --output.")
+    if path.is_dir():
+        raise UserFacingError(f"{path}: is a folder; --output takes a file name.")
+
+
 def write_predictions(path: Path, columns: list[str], rows: Sequence[EvalRow], predicted: Sequence[float]) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=[*columns, "predicted", "predicted_score"], extrasaction="ignore")
@@ -166,6 +173,8 @@ def eval_command(
 
     settings = load_settings()
     columns, rows = read_eval_csv(file)
+    if output is not None:
+        check_writable(output)  # before grading, which may take long (and cost, with an LLM)
     chosen = build_grader(settings, grader)
     show_progress = len(rows) >= PROGRESS_MIN_ROWS and err_console.is_terminal
     progress = Progress(

@@ -57,7 +57,7 @@ def practice(
     mode = Mode.REVIEW if review else Mode.PRACTICE if questions == 1 else Mode.INTERVIEW
     request = InterviewRequest(mode, topic, difficulty.value if difficulty else None, questions, fresh=new)
 
-    async def _run() -> None:
+    async def _run() -> bool:
         # asyncio's own SIGINT handler can't interrupt a blocking input(); restore the default so Ctrl-C at
         # the prompt raises KeyboardInterrupt there and the interview ends cleanly (answers are already saved).
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -68,12 +68,15 @@ def practice(
             interview = TerminalInterview(
                 console, console.input, service, grader, storage.attempts, input_waiting=_stdin_waiting
             )
-            await interview.run(request)
+            return await interview.run(request) is not None
 
     try:
-        asyncio.run(_run())
+        asked = asyncio.run(_run())
     except KeyboardInterrupt:  # Ctrl-C outside the question loop (e.g. while starting): leave quietly
         console.print("\nBye.")
+        return
+    if not asked:  # nothing to ask (no question matches, nothing due): said why; not a success for scripts
+        raise typer.Exit(1)
 
 
 @app.command("history")
