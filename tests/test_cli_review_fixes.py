@@ -11,7 +11,10 @@ import yaml
 
 from bot.core.custom_bank import validate_import
 from bot.resources import builtin_bank_dir
+from bot.settings import Settings
 from tests.helpers import mockinterview_command, run_cli
+from tests.terminal.test_practice_cli import GOOD_ANSWER
+from tests.terminal.test_review_fixes import save_an_answer_without_grading_it
 
 
 def write_bank(folder: Path, topic: str, count: int = 2, texts: dict[str, str] | None = None) -> Path:
@@ -144,3 +147,16 @@ def test_eval_output_into_a_missing_folder_is_refused_before_grading(cli_env, tm
     result = run_cli(["eval", str(data), "--grader", "offline", "--output", str(output)], cli_env)
     assert result.returncode == 1
     assert "does not exist" in result.stderr and "Unexpected error" not in result.stderr
+
+
+def test_practice_ends_an_interview_whose_saved_answer_lost_its_question(cli_env, database_url, tmp_path):
+    write_bank(tmp_path / "bank", "mine")
+    # The last run saved an answer and died while grading it; then the extra bank folder went away.
+    save_an_answer_without_grading_it(
+        Settings(database_url=database_url, bank_dirs=[tmp_path / "bank"]), topic="mine", answer=GOOD_ANSWER
+    )
+    result = run_cli(["practice", "--topic", "gans", "--questions", "1"], cli_env, stdin=":quit\n")
+    assert result.returncode == 0, result.stderr
+    assert "Can't grade it: its question is no longer in the question bank" in result.stdout
+    assert "Your unfinished interview was ended: its question 'mine.q" in result.stdout
+    assert "Question 1/1" in result.stdout

@@ -92,8 +92,11 @@ class TerminalInterview:
         await self._grade_leftovers(recent)
         try:
             active = await self.service.active(self.user_id, TERMINAL.context)
-        except QuestionNotFoundError as exc:
+        except QuestionNotFoundError as exc:  # it waits for an answer to that question
             await self._end_unresumable(exc.question_id)
+            active = None
+        if active is not None and (missing := self._questions_gone(active)):
+            await self._end_unresumable(missing[0])
             active = None
         if active is not None and not request.fresh:
             self.console.print(
@@ -117,6 +120,13 @@ class TerminalInterview:
             self.console.print(exc.message, style="yellow")
             return None
 
+    def _questions_gone(self, view: SessionView) -> list[str]:
+        """The questions this interview still needs (the one in hand, the ones still to ask) that left the bank."""
+        session = view.session
+        needed = [session.current.question_id] if session.current is not None else []
+        needed += session.plan[session.position :]
+        return [question_id for question_id in needed if question_id not in self.service.bank.questions]
+
     async def _end_unresumable(self, question_id: str) -> None:
         """The unfinished interview waits on a question no longer in the bank (its bank folder gone, or the
         question renamed): it can't be resumed, and left as is it would stop every later run, so end it."""
@@ -135,7 +145,13 @@ class TerminalInterview:
                 continue
             self.console.print(f"Grading an answer saved last time ({attempt.question_id})…", style="dim")
             try:
-                grade = await self.grader.grade(await self.service.rubric_for(attempt), attempt.answer)
+                rubric = await self.service.rubric_for(attempt)
+            except QuestionNotFoundError:
+                await self.attempts.mark_failed(attempt.id, "its question is no longer in the question bank")
+                self.console.print("Can't grade it: its question is no longer in the question bank.", style="yellow")
+                continue
+            try:
+                grade = await self.grader.grade(rubric, attempt.answer)
             except GraderUnavailableError as exc:
                 self.console.print(f"Still can't grade it: {exc.reason}", style="yellow")
                 continue

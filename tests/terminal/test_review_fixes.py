@@ -42,23 +42,22 @@ def test_text_at_the_continue_prompt_is_not_taken_for_enter():
     assert "looks like more answer text" in output.getvalue()
 
 
-def save_an_answer_without_grading_it(database_url: str) -> None:
+def save_an_answer_without_grading_it(settings: Settings, topic: str = "gans", answer: str = GOOD_ANSWER) -> None:
     """Where `practice` stands when it dies during "Grading…": the answer saved, the interview waiting on it."""
 
     async def _run() -> None:
-        settings = Settings(database_url=database_url)
         async with open_storage(settings) as storage:
             service = InterviewService(
                 build_bank(settings), storage.sessions, storage.attempts, storage.progress, rng_factory=random.Random
             )
-            view = await service.start(TERMINAL_USER_ID, TERMINAL, Mode.INTERVIEW, topic="gans", count=2)
-            await service.submit_answer(view.session.id, TERMINAL_USER_ID, GOOD_ANSWER)
+            view = await service.start(TERMINAL_USER_ID, TERMINAL, Mode.INTERVIEW, topic=topic, count=2)
+            await service.submit_answer(view.session.id, TERMINAL_USER_ID, answer)
 
     asyncio.run(_run())
 
 
 def test_an_answer_graded_on_resume_shows_its_feedback(cli_env, database_url):
-    save_an_answer_without_grading_it(database_url)
+    save_an_answer_without_grading_it(Settings(database_url=database_url))
     result = run_cli(["practice"], cli_env, stdin=":quit\n")
     assert result.returncode == 0, result.stderr
     assert "Grading an answer saved last time" in result.stdout
