@@ -100,10 +100,12 @@ async def send_outside(
     private: bool,
     **kwargs: Any,  # noqa: ANN401 - passed to Messageable.send
 ) -> discord.Message | None:
-    """After the token window: the same channel when it is the user's DM or a thread we run, else a DM."""
+    """After the token window: the same channel when it is the user's DM or a private thread (the interview threads
+    we run), or when the reply was public anyway; else a DM. A private reply never goes to a public thread."""
     kwargs.pop("ephemeral", None)
     kwargs.setdefault("allowed_mentions", NO_MENTIONS)
-    ours = isinstance(channel, discord.DMChannel | discord.Thread) or not private
+    private_thread = isinstance(channel, discord.Thread) and channel.is_private()
+    ours = isinstance(channel, discord.DMChannel) or private_thread or not private
     if ours and isinstance(channel, discord.abc.Messageable):
         return await channel.send(**kwargs)
     try:
