@@ -324,13 +324,11 @@ class InterviewService:
                 await self.reviews.reschedule_review(self._answer_review(attempt, _graded_score(attempt), now))
             return None, False
         read: list[InterviewSession] = []  # the session as `graded` found it (and changed it)
-        late: list[bool] = []  # whether the session moved on without this grade (ended, expired, or a regrade)
 
         def graded(record: SessionRecord) -> SessionRevision | None:
             session = self._session_of(record)
             read.append(session)
             if session.state != SessionState.GRADING or session.pending_attempt_id != attempt.id:
-                late.append(not _shows_grade(session, attempt))
                 return None  # already recorded (a redelivered notification), or the interview moved on
             result = self._result_for(session, attempt)
             session.graded(result, now)
@@ -338,21 +336,21 @@ class InterviewService:
             return SessionRevision(self._updated(session, record), review)  # the review in the same transaction
 
         record, recorded = await self.sessions.revise(attempt.session_id, graded)
-        if not recorded and late[-1] and _drives_a_review(attempt):  # applies only if not applied yet
+        # The interview moved on without this grade (ended, expired, or a regrade): its review still applies, once.
+        if not recorded and not _shows_grade(read[-1], attempt) and _drives_a_review(attempt):
             result = self._result_for(read[-1], attempt)
             await self.reviews.reschedule_review(self._answer_review(attempt, result.score, now))
         return await self._view(read[-1], record), recorded
 
     @staticmethod
-    def _review(user_id: int, question_id: str, score: float | None, now: datetime) -> ReviewChange:
-        return ReviewChange(user_id, question_id, score, lambda card: schedule(card, score, now))
+    def _review(
+        user_id: int, question_id: str, score: float | None, now: datetime, attempt_id: int | None = None
+    ) -> ReviewChange:
+        return ReviewChange(user_id, question_id, score, lambda card: schedule(card, score, now), attempt_id)
 
-    @staticmethod
-    def _answer_review(attempt: Attempt, score: float | None, now: datetime) -> ReviewChange:
+    def _answer_review(self, attempt: Attempt, score: float | None, now: datetime) -> ReviewChange:
         """The review a graded answer drives, rated on the score it counts for (hints and lateness included)."""
-        return ReviewChange(
-            attempt.user_id, attempt.question_id, score, lambda card: schedule(card, score, now), attempt_id=attempt.id
-        )
+        return self._review(attempt.user_id, attempt.question_id, score, now, attempt.id)
 
     def _result_for(self, session: InterviewSession, attempt: Attempt) -> ItemResult:
         item = session.current
