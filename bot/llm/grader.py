@@ -248,11 +248,10 @@ def _add_usage(total: TokenUsage, usage: CompletionUsage | None) -> TokenUsage:
         return total
     details = usage.prompt_tokens_details
     cached = (details.cached_tokens or 0) if details is not None else 0
-    return TokenUsage(
-        prompt_tokens=total.prompt_tokens + usage.prompt_tokens,
-        completion_tokens=total.completion_tokens + usage.completion_tokens,
-        cached_tokens=total.cached_tokens + cached,
+    billed = TokenUsage(
+        prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens, cached_tokens=cached
     )
+    return _sum_usage(total, billed)
 
 
 def _describe_validation_error(exc: ValidationError) -> str:
