@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -102,14 +102,7 @@ class Outbox:
             {"id": str(target["application_id"]), "type": 3, "token": str(target["token"])},
             state=self.bot._connection,
         )
-        ephemeral = bool(target.get("ephemeral"))
-        for index in range(sent.count, len(pages)):
-            embeds = list(pages[index])
-            if index == len(pages) - 1 and view is not None:
-                await webhook.send(embeds=embeds, view=view, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS)
-            else:
-                await webhook.send(embeds=embeds, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS)
-            sent.count += 1
+        await send_pages_through(webhook.send, pages, view, sent, ephemeral=bool(target.get("ephemeral")))
 
     async def _outside(
         self,
@@ -126,16 +119,25 @@ class Outbox:
             user = self.bot.get_user(int(target["user_id"])) or await self.bot.fetch_user(int(target["user_id"]))
             destination = user
         try:
-            for index in range(sent.count, len(pages)):
-                embeds = list(pages[index])
-                if index == len(pages) - 1 and view is not None:
-                    await destination.send(embeds=embeds, view=view, allowed_mentions=NO_MENTIONS)
-                else:
-                    await destination.send(embeds=embeds, allowed_mentions=NO_MENTIONS)
-                sent.count += 1
+            await send_pages_through(destination.send, pages, view, sent)
         except discord.Forbidden:
             # A closed DM or a thread we lost: retrying won't help; the feedback is in /history.
             log.warning("feedback for user %s could not be delivered (forbidden); kept in history", target["user_id"])
+
+
+async def send_pages_through(
+    send: Callable[..., Awaitable[object]],
+    pages: Sequence[Sequence[discord.Embed]],
+    view: discord.ui.View | None,
+    sent: SentPages | None = None,
+    **options: Any,  # noqa: ANN401 - passed to `send` (a webhook's or a channel's)
+) -> None:
+    """The pages not sent yet (`sent` counts them), one message each, the buttons on the last."""
+    sent = sent or SentPages()
+    for index in range(sent.count, len(pages)):
+        buttons = {"view": view} if index == len(pages) - 1 and view is not None else {}
+        await send(embeds=list(pages[index]), allowed_mentions=NO_MENTIONS, **buttons, **options)
+        sent.count += 1
 
 
 class FeedbackDeliverer:

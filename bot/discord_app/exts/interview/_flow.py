@@ -27,7 +27,7 @@ from bot.core.service import (
     check_item,
 )
 from bot.core.session import Mode, SessionState
-from bot.discord_app.delivery import interaction_target, message_target
+from bot.discord_app.delivery import interaction_target, message_target, send_pages_through
 from bot.discord_app.embeds import CONTENT_LIMIT, paginate, trim
 from bot.discord_app.exts.interview._modals import ANSWER_MAX_CHARS, AnswerModal, modal_guild
 from bot.discord_app.exts.interview._render import (
@@ -135,7 +135,7 @@ class InterviewFlow:
                 raise RuntimeError(f"session {view.record.id} started without a question")
             pages, buttons = question_message(self.bot.runtime.bank, view.prompt, typed_answers=self._typed(where))
             if thread is not None:
-                await _send_pages(thread, pages, buttons)
+                await send_pages_through(thread.send, pages, buttons)
             else:
                 await self.send_pages(interaction, pages, buttons, ephemeral=self.ephemeral_for(where.transport))
         except Exception:
@@ -421,15 +421,6 @@ def _piece(text: str, limit: int) -> str:
         return text
     cut = text.rfind("\n", 0, limit) + 1
     return text[: cut if cut > limit // 2 else limit]
-
-
-async def _send_pages(destination: discord.abc.Messageable, pages: Pages, buttons: discord.ui.View | None) -> None:
-    for index, embeds in enumerate(pages):
-        last = index == len(pages) - 1
-        if last and buttons is not None:
-            await destination.send(embeds=embeds, view=buttons, allowed_mentions=NO_MENTIONS)
-        else:
-            await destination.send(embeds=embeds, allowed_mentions=NO_MENTIONS)
 
 
 def _finished_practice(view: SessionView) -> bool:
