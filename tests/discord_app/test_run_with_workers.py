@@ -17,11 +17,13 @@ import pytest
 
 from tests.discord_app._run_process import (
     API_KEY,
+    AttemptRow,
     BotProcess,
     answer_practice,
     attempt_rows,
     feedback_followups,
     run_env,
+    wait_for_rows,
 )
 from tests.discord_app.test_run_metrics import free_port, healthz, scrape, value
 from tests.fakes.discord_server import FakeDiscord, FakeInteraction
@@ -57,6 +59,10 @@ async def _feedback(fake: FakeDiscord, submit: FakeInteraction, timeout: float) 
     started = time.monotonic()
     await fake.wait_until(lambda: feedback_followups(submit), timeout, "the feedback")
     return time.monotonic() - started
+
+
+def _outcomes(rows: list[AttemptRow]) -> list[tuple[str, tuple[str, ...], str]]:
+    return [(r.status, r.job_statuses, r.delivery_status) for r in rows]
 
 
 async def test_a_bot_that_does_not_grade_delivers_what_a_worker_process_grades(
@@ -99,8 +105,10 @@ async def test_a_bot_that_does_not_grade_delivers_what_a_worker_process_grades(
         waited = await _feedback(fake, second, 20)  # the worker was idle and the bot's notifier too
         assert waited < 10, f"the second feedback took {waited:.1f}s"
 
-        rows = await attempt_rows(url)
-        assert [(r.status, r.job_statuses, r.delivery_status) for r in rows] == [("graded", ("done",), "delivered")] * 2
+        # The followup reaches Discord before the notifier records it as delivered, so wait for the record.
+        await wait_for_rows(
+            url, lambda rows: _outcomes(rows) == [("graded", ("done",), "delivered")] * 2, 10, "both delivered"
+        )
         assert len(llm.requests) == 2  # each graded once, by the worker
         samples = await scrape(port)
         assert value(samples, "mockinterview_grades_total", grader="llm") == 0  # not by the bot
