@@ -104,12 +104,13 @@ def test_bank_validate_names_a_file_that_is_not_utf8(cli_env, tmp_path):
     assert "mine.yaml: is not UTF-8 text" in result.stdout
 
 
-def test_practice_names_a_bank_file_that_is_not_utf8(cli_env, tmp_path):
-    path = write_bank(tmp_path / "bank", "mine")
+def test_practice_names_a_bank_file_that_is_not_utf8_on_one_unbroken_line(cli_env, tmp_path):
+    folder = tmp_path / ("a-bank-folder-with-a-long-name-" * 3)  # the path alone is wider than 80 columns
+    path = write_bank(folder, "mine")
     path.write_bytes(path.read_bytes() + b"# caf\xe9\n")
-    result = run_cli(["practice"], {**cli_env, "MOCKINTERVIEW_BANK_DIRS": str(tmp_path / "bank")}, stdin="")
+    result = run_cli(["practice"], {**cli_env, "MOCKINTERVIEW_BANK_DIRS": str(folder)}, stdin="")
     assert result.returncode == 1
-    assert "mine.yaml: is not UTF-8 text" in result.stderr
+    assert f"{path}: is not UTF-8 text" in result.stderr.splitlines()[1]
     assert "Unexpected error" not in result.stderr
 
 

@@ -31,7 +31,8 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-err_console = Console(stderr=True)
+# soft_wrap: messages name files and settings; hard-wrapping at 80 columns would break a path across two lines.
+err_console = Console(stderr=True, soft_wrap=True)
 P = ParamSpec("P")
 R = TypeVar("R")
 
