@@ -395,6 +395,14 @@ class SqlDailyRepository:
             raise DailyPostNotFoundError(post_id)
         return _post_from(row)
 
+    async def has_post(self, guild_id: int, local_date: date) -> bool:
+        """Whether the guild's post for `local_date` was claimed (posted, failed or in hand): that day can't post."""
+        query = select(daily_posts.c.id).where(
+            daily_posts.c.guild_id == guild_id, daily_posts.c.local_date == local_date
+        )
+        async with self.engine.connect() as connection:
+            return await connection.scalar(query.limit(1)) is not None
+
     async def posts(self, guild_id: int, *, limit: int = 30) -> list[DailyPost]:
         """The guild's posts, newest day first."""
         query = (

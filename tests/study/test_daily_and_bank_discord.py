@@ -7,7 +7,7 @@ from datetime import time, timedelta
 
 import yaml
 
-from bot.core.daily import next_post_at
+from bot.core.daily import next_post_at, post_day
 from tests.discord_app.conftest import ManualClock, bot_messages, custom_ids, embed_titles
 from tests.fakes.discord_server import EPHEMERAL
 from tests.study._bank_files import BILLION_LAUGHS, PYTHON_TAG, WRONG_TYPES, bank_yaml
@@ -257,3 +257,37 @@ async def test_settings_shape_rounds_sharing_and_the_per_member_quota(fake: Stud
         posted = (await shared.wait_webhook("POST")).json
         assert not posted.get("flags", 0) & EPHEMERAL and "scored **7.0 / 10**" in posted["embeds"][0]["description"]
         assert "retrieval augments" not in str(posted)  # the answer is shown only when the member asks
+
+
+async def test_moving_the_daily_question_after_todays_post_names_the_day_it_really_posts_next(
+    fake: StudyFakeDiscord, launch, clock: ManualClock
+) -> None:
+    """Today's question is out (Tokyo, 09:00); moving the schedule west (Los Angeles is still on the day before, and
+    reaches 09:00 of Tokyo's date later) can't post that date again, so the reply and the schedule say tomorrow."""
+    moderator = fake.make_user("moderator")
+    fake.grant(moderator)
+    tokyo, los_angeles = "Asia/Tokyo", "America/Los_Angeles"
+    due = next_post_at(time(9, 0), tokyo, clock.now())
+    async with launch() as bot:
+        await _reply(
+            await fake.slash("settings daily", {"time": "09:00", "timezone": tokyo}, user=moderator, guild=fake.guild)
+        )
+        _jump(fake, clock, due + timedelta(hours=1))
+        await fake.wait_until(lambda: _daily_threads(fake), 10, "the daily thread")
+        posted_day = post_day(due, tokyo)
+
+        moved = await _reply(
+            await fake.slash(
+                "settings daily", {"time": "09:00", "timezone": los_angeles}, user=moderator, guild=fake.guild
+            )
+        )
+        same_date = next_post_at(time(9, 0), los_angeles, clock.now())
+        assert post_day(same_date, los_angeles) == posted_day  # the naive next 09:00 is the date already posted
+        real_next = next_post_at(time(9, 0), los_angeles, same_date)
+        assert f"<t:{int(real_next.timestamp())}:F>" in moved["content"]
+        assert f"The question for {posted_day.isoformat()} was already posted." in moved["content"]
+        schedule = await bot.get_cog("Study").stores.daily.schedule(int(fake.guild["id"]))
+        assert schedule is not None and schedule.next_post_at == real_next
+
+        _jump(fake, clock, real_next)
+        await fake.wait_until(lambda: d if len(d := _daily_threads(fake)) == 2 else None, 10, "the next day's thread")

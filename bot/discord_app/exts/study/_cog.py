@@ -22,7 +22,7 @@ from bot.core.custom_bank import (
     public_name,
     validate_import,
 )
-from bot.core.daily import next_post_at
+from bot.core.daily import next_post_at, post_day
 from bot.core.errors import UserFacingError
 from bot.core.guild_settings import (
     MAX_GUILD_QUOTA,
@@ -371,11 +371,18 @@ class StudyCog(commands.Cog, name="Study"):
         daily = DailySettings(channel_id=channel_id, time=at.strftime("%H:%M"), timezone=zone, topic=resolved)
         settings = await self._update(guild_id, daily=daily, timezone=zone)
         due = next_post_at(at, zone, self.engine.now())
+        # A day posts once: after today's post, a later time (or a zone further west) starts tomorrow.
+        day = post_day(due, zone)
+        already = await self.stores.daily.has_post(guild_id, day)
+        if already:
+            due = next_post_at(at, zone, due)
         await self.stores.daily.set_schedule(
             guild_id, channel_id=channel_id, local_time=daily.time, timezone=zone, topic=resolved, next_post_at=due
         )
         self.engine.wake()
         note = f"Saved. The next daily question is posted {discord.utils.format_dt(due, 'F')}."
+        if already:
+            note += f" The question for {day.isoformat()} was already posted."
         await self._show(interaction, settings, note)
 
     @settings.command(name="daily-off", description="Stop posting the daily question.")
