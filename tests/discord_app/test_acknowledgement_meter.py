@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from bot.discord_app.observe import snowflake_seconds
 from tests.discord_app.test_bot_metrics import sample
 from tests.fakes.discord_server import FakeDiscord
 
@@ -31,7 +32,11 @@ async def test_a_refused_first_response_is_not_counted_as_acknowledged(fake: Fak
         await asyncio.sleep(0.2)
         assert [c.status for c in callbacks(fake, end.id)] == [400, 400]
         assert sample("mockinterview_ack_latency_seconds_count", kind="command") == acked
+        # Read the meter 1 s into Discord's 3 s, however long this machine took to get here.
+        bot.meter.wall_clock = lambda: snowflake_seconds(end.id) + 1
         assert bot.meter.outstanding == 1  # still waiting for a first response, until Discord's 3 s are up
+        bot.meter.wall_clock = lambda: snowflake_seconds(end.id) + 3.5
+        assert bot.meter.outstanding == 0  # Discord's 3 s are up: it can't be answered any more
 
 
 def callbacks(fake: FakeDiscord, interaction_id: int) -> list:

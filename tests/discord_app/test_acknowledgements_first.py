@@ -37,7 +37,7 @@ def meter() -> InteractionMeter:
 
 
 async def test_nothing_outstanding_means_no_wait(meter: InteractionMeter) -> None:
-    assert await _finishes(meter.acknowledgements_first(), within=0.05)
+    assert await _finishes(meter.acknowledgements_first(), within=2)
 
 
 async def test_waits_until_every_received_interaction_is_acknowledged(meter: InteractionMeter) -> None:
@@ -48,7 +48,7 @@ async def test_waits_until_every_received_interaction_is_acknowledged(meter: Int
     meter.acknowledged(first.id)
     assert not await _finishes(waiting, within=0.1)  # the second still waits for its acknowledgement
     meter.acknowledged(second.id)
-    assert await _finishes(waiting, within=0.1)
+    assert await _finishes(waiting, within=2)
     assert meter.outstanding == 0
 
 
@@ -56,13 +56,13 @@ async def test_a_never_acknowledged_interaction_holds_work_back_only_up_to_the_l
     meter.received(_interaction(time.time(), 1), None)  # e.g. its handler failed before replying
     started = time.monotonic()
     await meter.acknowledgements_first(limit=0.2)
-    assert 0.15 <= time.monotonic() - started < 1.0
+    assert 0.15 <= time.monotonic() - started < 2.5  # short of the 3 s after which the deadline ends it
 
 
 async def test_interactions_past_discords_deadline_no_longer_count(meter: InteractionMeter) -> None:
     meter.received(_interaction(time.time() - ACK_DEADLINE_S - 1, 1), None)  # Discord has given up on it
     assert meter.outstanding == 0
-    assert await _finishes(meter.acknowledgements_first(limit=5), within=0.05)
+    assert await _finishes(meter.acknowledgements_first(limit=5), within=2)
     fresh = _interaction(time.time(), 2)
     meter.received(fresh, None)
     assert meter.outstanding == 1

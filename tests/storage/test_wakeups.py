@@ -127,21 +127,25 @@ async def test_every_requeue_and_every_pending_delivery_notifies_but_a_retry_aft
     wake_ups.on_jobs_queued(jobs)
     wake_ups.on_deliveries_pending(deliveries)
 
-    async def wakes(counter: Wakes, action: Awaitable[object]) -> bool:
+    async def wakes(counter: Wakes, action: Awaitable[object], timeout: float = 5) -> bool:  # noqa: ASYNC109
         before = counter.count
         await action
         try:
-            await counter.wait_for(before + 1, timeout=0.5)
+            await counter.wait_for(before + 1, timeout=timeout)
         except TimeoutError:
             return False
         return True
 
     async with wake_ups:
         await _listening(wake_ups)
-        await SqlAttemptRepository(pg_engine).submit_answers([submission(1, n, delivery={"n": n}) for n in range(3)])
+        submitted = SqlAttemptRepository(pg_engine).submit_answers(
+            [submission(1, n, delivery={"n": n}) for n in range(3)]
+        )
+        # Wait for the submit's own NOTIFY, so it can't arrive late and be counted against the retry below.
+        assert await wakes(jobs, submitted)
         retried, given_up, _in_hand = await queue.claim_jobs("w", 3, 60)
 
-        assert not await wakes(jobs, queue.fail(retried, "flaky", retryable=True))  # due after a backoff
+        assert not await wakes(jobs, queue.fail(retried, "flaky", retryable=True), timeout=0.5)  # due after a backoff
         assert await wakes(deliveries, queue.fail(given_up, "bad", retryable=False))  # its failure news
         assert await wakes(jobs, release_leases(pg_engine, "w"))  # at shutdown
         assert len(await queue.claim_jobs("w", 3, 60)) == 1  # the released one; its lease is then left to expire

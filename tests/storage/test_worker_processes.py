@@ -50,7 +50,12 @@ async def test_two_worker_processes_grade_each_job_exactly_once(
     log, go = tmp_path / "graded.log", tmp_path / "go"
     procs = [_spawn(db_url, f"proc{i}", log, "--go", str(go)) for i in range(2)]
     try:
-        await asyncio.sleep(0.5)
+        # Start both at once: one interpreter can take a second longer to import than the other on a busy machine.
+        deadline = time.monotonic() + 60
+        while not all((tmp_path / f"ready-proc{i}").exists() for i in range(2)):
+            assert time.monotonic() < deadline, "the worker processes never got ready"
+            assert all(proc.poll() is None for proc in procs), "a worker process exited early"
+            await asyncio.sleep(0.02)
         go.touch()
         for proc in procs:
             assert await asyncio.to_thread(proc.wait, 120) == 0
@@ -78,7 +83,7 @@ async def test_worker_killed_mid_job_has_its_job_reclaimed_after_the_lease_and_c
 ) -> None:
     [attempt_id] = await _submit(engine, 1)
     log = tmp_path / "hang.log"
-    lease = 4.0
+    lease = 10.0  # long enough that a stalled machine can't expire it before the checks below
     proc = _spawn(db_url, "doomed", log, "--hang", "--lease", str(lease))
     try:
         deadline = time.monotonic() + 60

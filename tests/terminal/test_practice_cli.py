@@ -154,10 +154,10 @@ def test_ctrl_c_at_the_prompt_ends_cleanly_and_keeps_answers(cli_env, database_u
     process = start_practice(cli_env)
     process.stdin.write(GOOD_ANSWER + "\n")
     process.stdin.flush()
-    wait_until(lambda: stored_graded(database_url))
-    time.sleep(0.5)  # now waiting at the continue prompt
+    shown = read_until(process, "Press Enter to continue")  # graded, shown, and now at the continue prompt
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=30)
+    stdout = shown + stdout
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
     assert "Interview report" in stdout
@@ -173,6 +173,16 @@ def start_practice(env):
         text=True,
         env={**env, "PYTHONUNBUFFERED": "1"},
     )
+
+
+def read_until(process, text: str, timeout: float = 60) -> str:
+    """What `process` printed up to and including `text` (read from its pipe as it comes)."""
+    shown = b""
+    deadline = time.monotonic() + timeout
+    while text.encode() not in shown and time.monotonic() < deadline and process.poll() is None:
+        shown += process.stdout.buffer.read1(4096)
+    assert text.encode() in shown, shown.decode(errors="replace")[-2000:]
+    return shown.decode()
 
 
 def wait_until(condition, timeout=60):
