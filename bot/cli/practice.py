@@ -72,8 +72,8 @@ def practice(
 
     try:
         asked = asyncio.run(_run())
-    except KeyboardInterrupt:  # Ctrl-C outside the question loop (e.g. while starting): leave quietly
-        console.print("\nBye.")
+    except KeyboardInterrupt:  # Ctrl-C outside the prompts (starting, grading): the interview stays resumable
+        console.print("\nStopped. Every answer you sent is saved; run `mockinterview practice` again to go on.")
         return
     if not asked:  # nothing to ask (no question matches, nothing due): said why; not a success for scripts
         raise typer.Exit(1)
