@@ -19,6 +19,12 @@ def test_pearson_is_none_when_one_side_is_constant():
     assert pearson([1], [2]) is None
 
 
+def test_pearson_is_none_for_a_constant_side_whose_mean_does_not_round_exactly():
+    assert pearson([0.1] * 3, [0.0, 0.2, 0.9]) is None  # mean(0.1, 0.1, 0.1) is 0.10000000000000002
+    every_human_gave_7 = agreement([0.2, 0.5, 0.9], [7, 7, 7], [10, 10, 10], 0.6)
+    assert (every_human_gave_7.pearson, every_human_gave_7.spearman) == (None, None)
+
+
 def test_ranks_share_the_mean_rank_between_ties():
     assert ranks([10, 20, 20, 30]) == [1.0, 2.5, 2.5, 4.0]
 
