@@ -457,9 +457,11 @@ class InterviewService:
         return await self._act(session_id, user_id, self._retry, item=item)
 
     async def _retry(self, session: InterviewSession, record: SessionRecord) -> SessionView:
+        refusal = retry_refusal(session)
+        if refusal is not None:
+            raise UserFacingError(refusal)
         last = session.last_result()
-        if session.state != SessionState.FEEDBACK or last is None:
-            raise UserFacingError("You can retry a question once its feedback is shown.")
+        assert last is not None  # noqa: S101 - retry_refusal checked it
         question = self.bank.get(last.question_id)
         now = self.clock.now()
         session.stay(now)
@@ -647,6 +649,20 @@ def check_item(session: InterviewSession, item: int | None) -> None:
     click on an old question's Skip must not skip the next one). None: an old button that names no item."""
     if item is not None and session.item_index != item:
         raise OldQuestionError
+
+
+def retry_refusal(session: InterviewSession) -> str | None:
+    """Why the question just answered can't be answered again now (None: it can). The model answer it revealed is
+    on the screen, so a retry after a reveal would copy it for full credit: a revealed question stays uncredited.
+    A retry asks the main question again, so it isn't offered after a follow-up's feedback either."""
+    last = session.last_result()
+    if session.state != SessionState.FEEDBACK or last is None:
+        return "You can retry a question once its feedback is shown."
+    if last.outcome == ItemOutcome.REVEALED:
+        return "The model answer was shown for this question, so it can't be retried: it counts as not answered."
+    if last.kind == ItemKind.FOLLOW_UP:
+        return "A follow-up can't be retried: continue to the next question."
+    return None
 
 
 def _check_awaiting(session: InterviewSession) -> Item:

@@ -15,7 +15,7 @@ from rich.text import Text
 from bot.core.errors import GraderUnavailableError, QuestionNotFoundError, UserFacingError
 from bot.core.models import TERMINAL_USER_ID, Attempt, AttemptStatus, Transport
 from bot.core.ports import AttemptRepository, Grader
-from bot.core.service import InterviewService, SessionView, Where
+from bot.core.service import InterviewService, SessionView, Where, retry_refusal
 from bot.core.session import Mode, SessionState
 from bot.terminal.render import grade_panel, history_table, prompt_panel, reference_panel, report_panel
 
@@ -25,9 +25,14 @@ ANSWER_HELP = (
     "Commands on a line of their own: :hint  :skip  :reveal  :quit"
 )
 CONTINUE_HELP = "Press Enter to continue, :retry to answer this question again, or :quit to stop."
+CONTINUE_HELP_NO_RETRY = "Press Enter to continue, or :quit to stop."
 NOT_A_CONTINUE_COMMAND = (
     "That looks like more answer text, but your answer was already sent (an empty line sends it). "
     "Type :retry to answer this question again, press Enter to continue, or :quit to stop."
+)
+NOT_A_CONTINUE_COMMAND_NO_RETRY = (
+    "That looks like more answer text, but your answer was already sent (an empty line sends it). "
+    "Press Enter to continue, or :quit to stop."
 )
 ANSWER_COMMANDS = {":hint": "hint", ":skip": "skip", ":reveal": "reveal", ":quit": "quit", ":q": "quit"}
 COMMANDS = {*ANSWER_COMMANDS, ":retry"}
@@ -168,9 +173,13 @@ class TerminalInterview:
             attempt = await self.attempts.get_attempt(view.session.pending_attempt_id)
             return await self._grade(view, attempt)
         if state == SessionState.FEEDBACK:
-            command = self._read_continue()
+            command = self._read_continue(retry_refusal(view.session))
             if command == "retry":
-                return await self.service.retry(session_id, self.user_id)
+                try:
+                    return await self.service.retry(session_id, self.user_id)
+                except UserFacingError as exc:
+                    self.console.print(exc.message, style="yellow")
+                    return await self.service.get(session_id)
             return await self.service.next(session_id, self.user_id)
         return await self.service.get(session_id)
 
@@ -253,16 +262,24 @@ class TerminalInterview:
         self._unread.append(following)
         return bool(following.strip()) and following.strip().lower() not in COMMANDS
 
-    def _read_continue(self) -> str:
-        self.console.print(Text(CONTINUE_HELP, style="dim"))
+    def _read_continue(self, retry_refused: str | None = None) -> str:
+        """After feedback: "next" or "retry". `retry_refused` says why this question can't be retried (after
+        :reveal, or a follow-up's feedback): then :retry isn't offered, and typing it says why."""
+        self.console.print(Text(CONTINUE_HELP if retry_refused is None else CONTINUE_HELP_NO_RETRY, style="dim"))
         while True:
             command = self._next_line("» ").strip().lower()
             if command in {":quit", ":q"}:
                 raise StopInterview
-            if command in {"", ":retry"}:
-                return "retry" if command == ":retry" else "next"
+            if command == "":
+                return "next"
+            if command == ":retry":
+                if retry_refused is None:
+                    return "retry"
+                self.console.print(Text(f"{retry_refused} {CONTINUE_HELP_NO_RETRY}", style="yellow"))
+                continue
             # Text here is most likely the rest of an answer: never take it for Enter and drop it silently.
-            self.console.print(Text(NOT_A_CONTINUE_COMMAND, style="yellow"))
+            nudge = NOT_A_CONTINUE_COMMAND if retry_refused is None else NOT_A_CONTINUE_COMMAND_NO_RETRY
+            self.console.print(Text(nudge, style="yellow"))
 
 
 def _session_id(view: SessionView) -> int:
