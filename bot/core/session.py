@@ -172,11 +172,14 @@ class InterviewSession(BaseModel):
         self.last_activity_at = now
 
     def ask(self, item: Item, now: datetime) -> None:
-        """Put `item` in front of the candidate (ASKING → AWAITING_ANSWER)."""
+        """Put `item` in front of the candidate (ASKING → AWAITING_ANSWER). A retry keeps the hints already seen on
+        its question (they stay on the candidate's mind, so they keep costing); any other item starts without."""
         if self.state != SessionState.ASKING:
             raise InvalidTransitionError(f"can't ask a question while {self.state.value}")
+        same_question = self.current is not None and self.current.question_id == item.question_id
+        if not (item.kind == ItemKind.RETRY and same_question):
+            self.hints_used = 0
         self.current = item.model_copy(update={"asked_at": now})
-        self.hints_used = 0
         self._move(SessionState.AWAITING_ANSWER, now)
 
     def use_hint(self, available: int, now: datetime) -> int:

@@ -8,7 +8,7 @@ import pytest
 
 from bot.core.errors import UserFacingError
 from bot.core.service import retry_refusal
-from bot.core.session import ItemKind, Mode, SessionState
+from bot.core.session import ItemKind, ItemOutcome, Mode, SessionConfig, SessionState
 from tests.core.conftest import TERMINAL
 
 USER = 42
@@ -59,3 +59,28 @@ async def test_no_retry_after_a_follow_up(service, grader):
     with pytest.raises(UserFacingError, match="follow-up"):
         await service.retry(sid, USER)
     assert [r.kind for r in (await service.get(sid)).session.results] == [ItemKind.MAIN, ItemKind.FOLLOW_UP]
+
+
+async def test_hints_seen_on_a_question_keep_costing_on_its_retry(service, grader):
+    view = await service.start(USER, TERMINAL, Mode.PRACTICE)
+    sid = view.session.id
+    await service.hint(sid, USER)
+    await service.hint(sid, USER)
+    view = await answer(service, grader, sid, "score 8")
+    assert view.session.results[-1].score == 6  # two hints cost two points
+    view = await service.retry(sid, USER)
+    assert view.session.hints_used == 2 and view.prompt.hints_left == len(view.prompt.question.hints) - 2
+    view = await answer(service, grader, sid, "score 8")
+    assert view.session.results[-1].kind == ItemKind.RETRY and view.session.results[-1].score == 6
+    view = await service.next(sid, USER)
+    assert view.report.overall == 6
+
+
+async def test_a_new_question_starts_without_hints(make_service, grader):
+    service = make_service(config=SessionConfig(follow_up_depth=0))
+    view = await service.start(USER, TERMINAL, Mode.INTERVIEW, count=2)
+    sid = view.session.id
+    await service.hint(sid, USER)
+    await answer(service, grader, sid, "score 8")
+    view = await service.next(sid, USER)
+    assert view.session.hints_used == 0 and view.session.results[-1].outcome == ItemOutcome.GRADED
