@@ -5,6 +5,7 @@ There is no module-level instance: `cli.py` builds one and passes it down, and t
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -44,6 +45,35 @@ def default_database_url() -> str:
     return f"sqlite+aiosqlite:///{data_dir / 'interview.db'}"
 
 
+# The database drivers the project ships (pyproject.toml): a URL that names only the database means its async driver,
+# so the usual `postgresql://...` a hosting provider hands out works as it is. Parsed by hand, not by SQLAlchemy's
+# make_url: importing SQLAlchemy would make every command pay for it at start (tests/test_cli.py).
+_ASYNC_DRIVERS = {"postgresql": "asyncpg", "postgres": "asyncpg", "sqlite": "aiosqlite"}
+_URL_SCHEME = re.compile(r"(?P<dialect>[A-Za-z][A-Za-z0-9_]*)(?:\+(?P<driver>[A-Za-z0-9_]+))?://")
+DATABASE_URL_FORMS = (
+    "postgresql+asyncpg://user:password@host:5432/db (postgresql:// and postgres:// mean the same) "
+    "or sqlite+aiosqlite:///path/to/file.db (sqlite:/// too)"
+)
+
+
+def async_database_url(url: str) -> str:
+    """`url` with the async driver this project ships; ValueError naming only the scheme (never the password)."""
+    url = url.strip()
+    match = _URL_SCHEME.match(url)
+    if match is None:
+        raise ValueError(f"not a database URL; use {DATABASE_URL_FORMS}")
+    dialect, driver = match["dialect"].lower(), match["driver"]
+    wanted = _ASYNC_DRIVERS.get(dialect)
+    if wanted is None:
+        raise ValueError(f"{dialect}:// is not a supported database; use {DATABASE_URL_FORMS}")
+    if driver is not None and driver.lower() != wanted:
+        raise ValueError(
+            f"{dialect}+{driver}:// names a driver this project doesn't ship (it has {wanted}, async); "
+            f"use {DATABASE_URL_FORMS}"
+        )
+    return f"{'postgresql' if dialect == 'postgres' else dialect}+{wanted}://{url[match.end() :]}"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MOCKINTERVIEW_",
@@ -51,6 +81,8 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         populate_by_name=True,
+        # A ValidationError's text would repeat the bad value: a database URL's password, a token.
+        hide_input_in_errors=True,
     )
 
     # Conventional names without our prefix.
@@ -93,6 +125,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [Path(part).expanduser() for part in value.split(":") if part.strip()]
         return value
+
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _async_database_url(cls, value: str) -> str:
+        return async_database_url(value)
 
     @field_validator("prices", mode="after")
     @classmethod

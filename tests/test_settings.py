@@ -83,3 +83,43 @@ def test_dotenv_file_is_read(tmp_path, monkeypatch):
 def test_blank_base_url_means_unset(monkeypatch):
     monkeypatch.setenv("OPENAI_BASE_URL", "  ")
     assert Settings(_env_file=None).openai_base_url is None
+
+
+# --- MOCKINTERVIEW_DATABASE_URL: the plain forms mean the async drivers; anything else is a clear error ----------
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://mi:pw@db:5432/mi", "postgresql+asyncpg://mi:pw@db:5432/mi"),  # what hosting providers hand out
+        ("postgres://mi:pw@db/mi?sslmode=require", "postgresql+asyncpg://mi:pw@db/mi?sslmode=require"),
+        ("postgresql+asyncpg://mi@db/mi", "postgresql+asyncpg://mi@db/mi"),
+        ("sqlite:////data/interview.db", "sqlite+aiosqlite:////data/interview.db"),
+        ("sqlite:///relative.db", "sqlite+aiosqlite:///relative.db"),
+        ("sqlite+aiosqlite://", "sqlite+aiosqlite://"),
+        ("  sqlite+aiosqlite:///x.db\n", "sqlite+aiosqlite:///x.db"),
+    ],
+)
+def test_database_url_plain_forms_use_the_async_drivers(monkeypatch, url, expected):
+    monkeypatch.setenv("MOCKINTERVIEW_DATABASE_URL", url)
+    assert Settings(_env_file=None).database_url == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql://mi:hunter2@db/mi",
+        "postgresql+psycopg2://mi:hunter2@db/mi",
+        "sqlite+pysqlite:///hunter2.db",
+        "mi:hunter2@db/mi",
+        "hunter2",
+    ],
+)
+def test_an_unusable_database_url_is_a_clear_error_without_the_password(monkeypatch, url):
+    monkeypatch.setenv("MOCKINTERVIEW_DATABASE_URL", url)
+    with pytest.raises(ValidationError) as info:
+        Settings(_env_file=None)
+    (error,) = info.value.errors(include_url=False)
+    assert error["loc"] == ("database_url",)
+    assert "postgresql+asyncpg://" in error["msg"] and "sqlite+aiosqlite://" in error["msg"]
+    assert "hunter2" not in error["msg"] and "hunter2" not in str(info.value)
