@@ -91,8 +91,44 @@ def test_invalid_setting_is_a_clear_error(cli_env):
     result = run_cli(["bank", "stats"], {**cli_env, "MOCKINTERVIEW_GRADER": "magic"})
     assert result.returncode == 2
     assert "Invalid configuration" in result.stderr
-    assert "grader" in result.stderr
+    assert "MOCKINTERVIEW_GRADER: Input should be 'auto', 'llm' or 'offline'" in result.stderr  # the variable's name
+    assert "magic" not in result.stderr  # a value is never repeated: it may be a secret
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        ({"MOCKINTERVIEW_METRICS_PORT": "91OO"}, "  MOCKINTERVIEW_METRICS_PORT: Input should be a valid integer"),
+        (
+            {"MOCKINTERVIEW_PRICES": '{"hunter2": {"input": 0.2,}'},  # a stray comma: JSON, parsed before validation
+            "  MOCKINTERVIEW_PRICES: not valid JSON (Expecting property name enclosed in double quotes: line 1",
+        ),
+        (
+            {"MOCKINTERVIEW_PRICES": '{"hunter2": {"input": -1, "cached_input": 0, "output": 1}}'},
+            "  MOCKINTERVIEW_PRICES (hunter2.input): Input should be greater than or equal to 0",
+        ),
+        ({"MOCKINTERVIEW_DATABASE_URL": "mysql://mi:hunter2@db/mi"}, "  MOCKINTERVIEW_DATABASE_URL: mysql:// is not"),
+    ],
+    ids=["int", "prices-json", "prices-value", "database-url"],
+)
+def test_a_bad_setting_names_its_variable_without_a_traceback(cli_env, env, line):
+    """docs/operations.md: a bad value stops the command at start with the variable's name and the problem."""
+    result = run_cli(["bank", "stats"], {**cli_env, **env})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("Invalid configuration:\n"), result.stderr
+    assert line in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "hunter2" not in result.stderr.replace("(hunter2.input)", "")  # the password never; a model name may
+
+
+def test_setting_variable_is_the_conventional_name_or_the_prefixed_one():
+    from bot.cli._app import setting_variable
+
+    assert setting_variable("discord_token") == "DISCORD_TOKEN"
+    assert setting_variable("openai_base_url") == "OPENAI_BASE_URL"
+    assert setting_variable("metrics_port") == "MOCKINTERVIEW_METRICS_PORT"
+    assert setting_variable("DISCORD_TOKEN") == "DISCORD_TOKEN"
 
 
 def test_db_upgrade_creates_the_database(cli_env, tmp_path):

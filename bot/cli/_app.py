@@ -37,9 +37,38 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+def setting_variable(field: str) -> str:
+    """The environment variable (or `.env` line) that sets the settings field `field`."""
+    from pydantic import AliasChoices
+
+    from bot.settings import Settings
+
+    info = Settings.model_fields.get(field)
+    if info is None:  # already an alias (DISCORD_TOKEN), or not a field
+        return field
+    alias = info.validation_alias
+    if isinstance(alias, AliasChoices) and isinstance(alias.choices[0], str):
+        return alias.choices[0]
+    if isinstance(alias, str):
+        return alias
+    return f"{Settings.model_config.get('env_prefix', '')}{field}".upper()
+
+
+def _error_location(loc: tuple[int | str, ...]) -> str:
+    if not loc:
+        return "settings"
+    inside = ".".join(map(str, loc[1:]))
+    return setting_variable(str(loc[0])) + (f" ({inside})" if inside else "")
+
+
 def load_settings() -> Settings:
-    """Settings from the environment; a bad value is a clear message, never a traceback."""
+    """Settings from the environment; a bad value is a clear message naming its variable, never a traceback (and
+    never the value: it may be a secret)."""
+    import json
+    import re
+
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     from bot.logging_setup import configure_logging
     from bot.settings import Settings
@@ -47,8 +76,18 @@ def load_settings() -> Settings:
     try:
         settings = Settings()
     except ValidationError as exc:
-        lines = [f"  {'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors(include_url=False)]
+        lines = [
+            f"  {_error_location(e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors(include_url=False)
+        ]
         err_console.print("Invalid configuration:\n" + "\n".join(lines), markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    except SettingsError as exc:  # a complex value (MOCKINTERVIEW_PRICES) that isn't JSON, before validation
+        field = re.search(r'field "(\w+)"', str(exc))
+        cause = exc.__cause__
+        problem = f"not valid JSON ({cause})" if isinstance(cause, json.JSONDecodeError) else "could not be parsed"
+        where = setting_variable(field[1]) if field else "settings"
+        err_console.print(f"Invalid configuration:\n  {where}: {problem}", markup=False, highlight=False)
         raise typer.Exit(2) from None
     configure_logging(settings.log_level, settings.log_format, secrets=settings.secret_values())
     return settings
