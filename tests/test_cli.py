@@ -189,3 +189,50 @@ def test_grading_offline_imports_no_database_llm_or_discord(cli_env):
 def test_a_database_at_head_is_opened_without_alembic(cli_env, database_url):
     upgrade(database_url)
     assert _loaded_after(["history"], cli_env) <= {"pydantic_settings", "sqlalchemy"}
+
+
+# --- the database down or refusing us: one line saying so, never a traceback -------------------------------------
+
+
+@pytest.fixture
+def closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("args", [["db", "upgrade"], ["history"]], ids=" ".join)
+def test_an_unreachable_database_is_one_line_without_the_password(cli_env, closed_port, args):
+    """`db upgrade` is what the compose `migrate` service runs: a database that isn't up yet was 163 lines."""
+    url = f"postgresql+asyncpg://mi:hunter2@127.0.0.1:{closed_port}/mi"
+    result = run_cli(args, {**cli_env, "MOCKINTERVIEW_DATABASE_URL": url})
+    assert result.returncode == 1, result.stderr
+    lines = [line for line in result.stderr.splitlines() if "alembic.runtime.plugins" not in line]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Can't reach the database (MOCKINTERVIEW_DATABASE_URL): "), result.stderr
+    assert f"('127.0.0.1', {closed_port})" in lines[0]  # "[Errno 111] Connect call failed ('127.0.0.1', port)"
+    assert "hunter2" not in result.stderr
+
+
+def test_database_errors_that_mean_unreachable_are_told_apart(monkeypatch):
+    from sqlalchemy import exc as sql_errors
+
+    from bot.cli import _app
+
+    monkeypatch.setattr(_app, "_redact", ["hunter2"])
+
+    class AuthFailed(Exception):
+        sqlstate = "28P01"
+
+    refused = sql_errors.DBAPIError("connect", None, AuthFailed('password "hunter2" authentication failed\nmore'))
+    assert _app.database_unreachable(refused) == 'password "***" authentication failed'
+    locked = sql_errors.OperationalError("INSERT", None, Exception("database is locked"))
+    assert _app.database_unreachable(locked) == "database is locked"
+    assert _app.database_unreachable(sql_errors.IntegrityError("INSERT", None, Exception("UNIQUE"))) is None
+    try:
+        raise ConnectionRefusedError(111, "refused")  # raised here, not by a database driver: somebody else's
+    except OSError as error:
+        assert _app.database_unreachable(error) is None
+    assert _app.database_unreachable(ValueError("x")) is None

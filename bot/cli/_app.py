@@ -90,7 +90,63 @@ def load_settings() -> Settings:
         err_console.print(f"Invalid configuration:\n  {where}: {problem}", markup=False, highlight=False)
         raise typer.Exit(2) from None
     configure_logging(settings.log_level, settings.log_format, secrets=settings.secret_values())
+    _redact[:] = [*settings.secret_values(), *_database_password(settings.database_url)]
     return settings
+
+
+# SQLSTATE classes that mean the database can't be used at all: connection exception (08), invalid authorization
+# (28: no such role, wrong password), invalid catalog name (3D: no such database), insufficient resources (53),
+# operator intervention (57: shutting down), system error (58).
+_UNREACHABLE_SQLSTATES = frozenset({"08", "28", "3D", "53", "57", "58"})
+_DATABASE_MODULES = ("asyncpg", "aiosqlite", "sqlalchemy", "alembic", "bot.storage")
+_redact: list[str] = []  # the loaded settings' secrets and database password, kept out of the messages below
+
+
+def database_unreachable(exc: BaseException) -> str | None:
+    """The one-line reason when `exc` says the database is down, refuses us or doesn't exist; None otherwise."""
+    sql_errors = sys.modules.get("sqlalchemy.exc")
+    if sql_errors is None:  # no database was opened
+        return None
+    if isinstance(exc, sql_errors.DBAPIError):
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        if not (
+            isinstance(exc, sql_errors.OperationalError | sql_errors.InterfaceError)
+            or exc.connection_invalidated
+            or (isinstance(sqlstate, str) and sqlstate[:2] in _UNREACHABLE_SQLSTATES)
+        ):
+            return None
+        cause: BaseException = exc.orig if exc.orig is not None else exc
+    elif isinstance(exc, OSError) and _raised_in(exc, _DATABASE_MODULES):  # refused, unknown host, timed out
+        cause = exc
+    else:
+        return None
+    reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    for secret in _redact:
+        reason = reason.replace(secret, "***")
+    return reason
+
+
+def _raised_in(exc: BaseException, modules: tuple[str, ...]) -> bool:
+    """Whether the innermost frame of `exc`'s traceback outside the standard library (asyncio's sockets, uvloop)
+    belongs to `modules`: the code that was connecting, not a context manager the error merely passed through."""
+    innermost = ""
+    tb = exc.__traceback__
+    while tb is not None:
+        name = str(tb.tb_frame.f_globals.get("__name__", ""))
+        if name.partition(".")[0] not in sys.stdlib_module_names and not name.startswith("uvloop"):
+            innermost = name
+        tb = tb.tb_next
+    return innermost.startswith(modules)
+
+
+def _database_password(url: str) -> list[str]:
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return []
+    return [p for p in {password, unquote(password)} if p] if password else []
 
 
 def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
@@ -109,7 +165,13 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(1) from None
         except (typer.Exit, typer.Abort, typer.TyperException, click.exceptions.Exit, click.ClickException):
             raise
-        except Exception:
+        except Exception as exc:
+            reason = database_unreachable(exc)
+            if reason is not None:
+                err_console.print(
+                    f"Can't reach the database (MOCKINTERVIEW_DATABASE_URL): {reason}", markup=False, highlight=False
+                )
+                raise typer.Exit(1) from None
             # Through logging, so the traceback passes the secret-redaction filter instead of raw stderr.
             logging.getLogger("bot.cli").exception("mockinterview failed with an unexpected error")
             err_console.print("Unexpected error; the details are in the log above.", markup=False, highlight=False)

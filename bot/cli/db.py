@@ -6,13 +6,14 @@ from typing import Annotated
 
 import typer
 
-from bot.cli._app import app, err_console, load_settings
+from bot.cli._app import app, err_console, friendly_errors, load_settings
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
 @db_app.command("upgrade")
+@friendly_errors  # the database down or refusing us: one line saying so (bot.cli._app.database_unreachable)
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Apply migrations to MOCKINTERVIEW_DATABASE_URL (created if missing)."""
     from alembic.util import CommandError
