@@ -19,6 +19,7 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.core.errors import UserFacingError
 from bot.ops.metrics import CONTENT_TYPE_LATEST, METRICS, Metrics
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,15 @@ class OpsServer:
         self._runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as error:  # the port is taken (another process, a second worker), or no such address
+            await self.close()
+            raise UserFacingError(
+                f"Can't serve /metrics and /healthz on {self.host}:{self.port}: {error.strerror or error}. Set "
+                "MOCKINTERVIEW_METRICS_PORT (or `mockinterview worker --metrics-port`) to a free port, or 0 to turn "
+                "them off; MOCKINTERVIEW_METRICS_HOST is the address."
+            ) from None
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         if sockets:

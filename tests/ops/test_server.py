@@ -116,3 +116,42 @@ async def _server(health):
         yield port
     finally:
         await server.close()
+
+
+async def test_a_port_in_use_is_a_message_naming_the_address_and_the_setting():
+    from bot.core.errors import UserFacingError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = int(taken.getsockname()[1])
+        with pytest.raises(UserFacingError) as info:
+            async with serve_ops(port, None, metrics=Metrics(CollectorRegistry())):
+                pytest.fail("served on a port in use")
+    message = info.value.message
+    assert f"127.0.0.1:{port}" in message and "in use" in message
+    assert "MOCKINTERVIEW_METRICS_PORT" in message and "--metrics-port" in message
+    # Nothing was left open: the port serves once it is free.
+    async with serve_ops(port, None, metrics=Metrics(CollectorRegistry())) as server:
+        assert server is not None and server.port == port
+
+
+async def test_an_unknown_metrics_host_is_a_message_too():
+    from bot.core.errors import UserFacingError
+
+    server = OpsServer(Metrics(CollectorRegistry()), None, host="no-such-host.invalid", port=free_port())
+    with pytest.raises(UserFacingError, match=r"no-such-host\.invalid:\d+: .*MOCKINTERVIEW_METRICS_HOST"):
+        await server.start()
+
+
+def test_worker_with_its_metrics_port_in_use_says_so_in_one_line(cli_env):
+    from tests.helpers import run_cli
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = int(taken.getsockname()[1])
+        result = run_cli(["worker", "--until-idle", "--grader", "offline", "--metrics-port", str(port)], cli_env)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"Can't serve /metrics and /healthz on 127.0.0.1:{port}: " in result.stderr.splitlines()[-1]
