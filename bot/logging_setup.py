@@ -141,7 +141,19 @@ def configure_logging(level: str = "INFO", fmt: str = "text", secrets: Iterable[
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # Chatty libraries: their INFO lines drown the bot's own.
-    # openai 3 sends through httpx2 (httpcore2), which logs under its own names.
-    for noisy in ("discord.http", "discord.gateway", "httpx", "httpx2", "openai", "alembic.runtime.migration"):
+    # Chatty libraries: their INFO lines drown the bot's own (alembic.runtime.plugins: a line per plugin on every
+    # migration). openai 3 sends through httpx2 (httpcore2), which logs under its own names. Held at WARNING at DEBUG
+    # too, where two would log what must not be: discord.webhook each interaction callback's URL, which carries the
+    # interaction's token, and aiosqlite every SQL statement with its parameters (candidates' answers).
+    for noisy in (
+        "discord.http",
+        "discord.gateway",
+        "discord.webhook",
+        "httpx",
+        "httpx2",
+        "openai",
+        "aiosqlite",
+        "alembic.runtime.migration",
+        "alembic.runtime.plugins",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -138,3 +138,21 @@ def test_formatters_work_without_the_filters():
     record.guild_id = 5
     assert json.loads(JsonFormatter().format(record))["guild_id"] == 5
     assert TextFormatter().format(record).endswith("hello you guild_id=5")
+
+
+@pytest.mark.parametrize("level", ["DEBUG", "INFO"])
+def test_libraries_that_log_secrets_or_noise_are_held_at_warning(capture, level):
+    buffer = capture()
+    configure_logging(level, "text", secrets=())
+    logging.getLogger().handlers[0].setStream(buffer)
+    interaction_token = "aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDEyMzQ1Njc4"  # in the callback URL, not a configured secret
+    logging.getLogger("discord.webhook.async_").debug(
+        "Webhook ID None with POST https://discord.com/api/v10/interactions/1/%s/callback", interaction_token
+    )
+    logging.getLogger("aiosqlite").debug("executing INSERT INTO attempts (answer) VALUES (?) ('my private answer',)")
+    logging.getLogger("alembic.runtime.plugins").info("setup plugin alembic.autogenerate.schemas")
+    logging.getLogger("bot.pipeline").info("the bot's own line")
+    logging.getLogger("aiosqlite").warning("a warning still shows")
+    text = buffer.getvalue()
+    assert interaction_token not in text and "my private answer" not in text and "setup plugin" not in text
+    assert "the bot's own line" in text and "a warning still shows" in text
