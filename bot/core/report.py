@@ -21,8 +21,8 @@ class QuestionScore(BaseModel):
     question_id: str
     topic: str
     question: str
-    score: float  # 0-10: best try at the main question, blended with follow-ups
-    outcome: ItemOutcome
+    score: float  # 0-10: best try at the main question, blended with follow-ups (0 while not graded)
+    outcome: ItemOutcome  # FAILED: every try at it is still without a grade (the grader was down): not scored
 
 
 class TopicBreakdown(BaseModel):
@@ -45,9 +45,10 @@ class Report(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     session_id: int | None
-    overall: float  # 0-10 over every planned question asked (skips count as 0)
-    answered: int
-    skipped: int
+    overall: float  # 0-10 over every planned question asked and scored (skips count as 0; not graded ones don't)
+    answered: int  # questions answered and graded
+    skipped: int  # skipped or revealed
+    not_graded: int = 0  # answered, but the grader failed on every try: left out of the scores (not a 0)
     questions: list[QuestionScore]
     topics: list[TopicBreakdown]
     strongest_points: list[str]
@@ -72,7 +73,7 @@ def question_scores(session: InterviewSession, bank: QuestionBank) -> list[Quest
         score = best_main
         if follow_ups:
             score = (1 - FOLLOW_UP_WEIGHT) * best_main + FOLLOW_UP_WEIGHT * (sum(follow_ups) / len(follow_ups))
-        outcome = max(main, key=lambda r: r.score).outcome if main else ItemOutcome.SKIPPED
+        outcome = _outcome(main)
         question = bank.questions.get(question_id)
         scores.append(
             QuestionScore(
@@ -86,11 +87,27 @@ def question_scores(session: InterviewSession, bank: QuestionBank) -> list[Quest
     return scores
 
 
+def _outcome(main: Sequence[ItemResult]) -> ItemOutcome:
+    """A question's outcome from its tries (main and retries): FAILED only when no try has anything but a failed
+    grading, else the best try's (a graded one before a skip or reveal of the same score)."""
+    settled = [r for r in main if r.outcome != ItemOutcome.FAILED]
+    if not settled:
+        return ItemOutcome.FAILED if main else ItemOutcome.SKIPPED
+    return max(settled, key=lambda r: (r.score, r.outcome == ItemOutcome.GRADED)).outcome
+
+
+def _scored(score: QuestionScore) -> bool:
+    """Whether a question counts in the scores: not when its answers are saved but have no grade yet (the grader was
+    down; they can be regraded later), which would otherwise count as a 0 the candidate never earned."""
+    return score.outcome != ItemOutcome.FAILED
+
+
 def build_report(session: InterviewSession, bank: QuestionBank, previous_scores: Sequence[float] = ()) -> Report:
     scores = question_scores(session, bank)
-    overall = round(sum(s.score for s in scores) / len(scores), 2) if scores else 0.0
+    scored = [s for s in scores if _scored(s)]
+    overall = round(sum(s.score for s in scored) / len(scored), 2) if scored else 0.0
     topics: dict[str, list[float]] = defaultdict(list)
-    for s in scores:
+    for s in scored:
         topics[s.topic].append(s.score)
     covered: dict[str, int] = defaultdict(int)
     missed: dict[str, int] = defaultdict(int)
@@ -103,8 +120,9 @@ def build_report(session: InterviewSession, bank: QuestionBank, previous_scores:
     return Report(
         session_id=session.id,
         overall=overall,
-        answered=sum(1 for s in scores if s.outcome in (ItemOutcome.GRADED, ItemOutcome.FAILED)),
+        answered=sum(1 for s in scores if s.outcome == ItemOutcome.GRADED),
         skipped=sum(1 for s in scores if s.outcome in (ItemOutcome.SKIPPED, ItemOutcome.REVEALED)),
+        not_graded=sum(1 for s in scores if not _scored(s)),
         questions=scores,
         topics=[
             TopicBreakdown(topic=t, questions=len(v), average=round(sum(v) / len(v), 2))
@@ -112,9 +130,9 @@ def build_report(session: InterviewSession, bank: QuestionBank, previous_scores:
         ],
         strongest_points=sorted(covered, key=lambda p: -covered[p])[:3],
         weakest_points=sorted(missed, key=lambda p: -missed[p])[:3],
-        study_next=_study_next(session, scores),
+        study_next=_study_next(session, scored),
         previous_average=previous,
-        trend=round(overall - previous, 2) if previous is not None and scores else None,
+        trend=round(overall - previous, 2) if previous is not None and scored else None,
     )
 
 

@@ -1,0 +1,75 @@
+"""The report counts what the candidate earned: an answer the grader failed on is "not graded", not a 0."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from bot.core.session import ItemOutcome, Mode, SessionConfig
+from bot.terminal.render import report_panel
+from tests.core.conftest import TERMINAL
+
+USER = 42
+
+
+async def answer(service, grader, session_id, text):
+    """Submit, grade inline (as the terminal does) and record the grade."""
+    attempt = await service.submit_answer(session_id, USER, text)
+    rubric = await service.rubric_for(attempt)
+    graded = await service.attempts.save_grade(attempt.id, await grader.grade(rubric, text))
+    return await service.record_grade(graded)
+
+
+async def answer_while_the_grader_is_down(service, session_id, text="a fine answer"):
+    """What the terminal does on GraderUnavailableError: the answer saved, its attempt failed, the failure recorded."""
+    attempt = await service.submit_answer(session_id, USER, text)
+    await service.attempts.mark_failed(attempt.id, "grader timed out")
+    return await service.record_grade(await service.attempts.get_attempt(attempt.id))
+
+
+def rendered(report, bank) -> str:
+    out = io.StringIO()
+    Console(file=out, width=120).print(report_panel(report, bank))
+    return out.getvalue()
+
+
+async def test_an_answer_the_grader_failed_on_is_not_counted_as_zero(make_service, grader, bank):
+    service = make_service(config=SessionConfig(follow_up_depth=0))
+    view = await service.start(USER, TERMINAL, Mode.INTERVIEW, count=2)
+    sid = view.session.id
+    failed_question = view.prompt.question
+    view = await answer_while_the_grader_is_down(service, sid)
+    assert view.session.results[-1].outcome == ItemOutcome.FAILED
+    await service.next(sid, USER)
+    await answer(service, grader, sid, "score 8")
+    report = (await service.next(sid, USER)).report
+    assert report.overall == 8.0
+    assert (report.answered, report.skipped, report.not_graded) == (1, 0, 1)
+    assert [q.outcome for q in report.questions] == [ItemOutcome.FAILED, ItemOutcome.GRADED]
+    assert [(t.questions, t.average) for t in report.topics] == [(1, 8.0)]  # the graded question's topic only
+    assert failed_question.id not in {s.question_id for s in report.study_next}
+    assert "1 answered, 0 skipped, 1 not graded" in rendered(report, bank)
+
+
+async def test_only_ungraded_answers_give_no_score_and_no_trend(service, grader, clock):
+    view = await service.start(USER, TERMINAL, Mode.PRACTICE)
+    await answer(service, grader, view.session.id, "score 6")  # an earlier answer, for a trend to compare with
+    await service.next(view.session.id, USER)
+    clock.advance(days=1)
+    view = await service.start(USER, TERMINAL, Mode.PRACTICE)
+    await answer_while_the_grader_is_down(service, view.session.id)
+    report = (await service.next(view.session.id, USER)).report
+    assert (report.answered, report.not_graded, report.topics, report.study_next) == (0, 1, [], [])
+    assert report.trend is None
+
+
+async def test_a_graded_retry_after_a_failed_grading_counts(service, grader):
+    view = await service.start(USER, TERMINAL, Mode.PRACTICE)
+    sid = view.session.id
+    await answer_while_the_grader_is_down(service, sid)
+    await service.retry(sid, USER)
+    await answer(service, grader, sid, "score 0")  # a graded 0 is a real 0, even when it ties the failed try
+    report = (await service.next(sid, USER)).report
+    assert (report.answered, report.not_graded, report.overall) == (1, 0, 0)
+    assert report.questions[0].outcome == ItemOutcome.GRADED
