@@ -34,7 +34,7 @@ from bot.storage import sqlite_driver
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 SQLITE_POOL_SIZE = 15  # concurrent readers (WAL); writers queue on the write lock below anyway
-_SQLITE_BEGIN_OPTION = "mockinterview_sqlite_begin"
+SQLITE_BEGIN_OPTION = "mockinterview_sqlite_begin"
 
 _write_locks: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
 
@@ -88,7 +88,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:  # noqa: ANN401 - pas
 
     @event.listens_for(engine.sync_engine, "begin")
     def _sqlite_begin(connection: Any) -> None:  # noqa: ANN401
-        mode = connection.get_execution_options().get(_SQLITE_BEGIN_OPTION, "DEFERRED")
+        mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
         # Straight to aiosqlite: one hop to its thread, which runs the statement and drops the cursor there.
         # `exec_driver_sql` took three (open, run, close a cursor) plus SQLAlchemy's execution machinery: ~0.1 ms
         # of CPU per transaction, on every read and write.
@@ -114,7 +114,7 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
             yield connection
         return
     async with _write_lock(engine), engine.connect() as connection:
-        await connection.execution_options(**{_SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        await connection.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
         async with connection.begin():
             yield connection
 
