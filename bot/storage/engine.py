@@ -43,6 +43,16 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def expand_sqlite_home(url: str) -> str:
+    """`url` with a SQLite path starting with `~` made the home directory's: sqlite3 would open `~/...` literally,
+    a folder named `~` under the current directory."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or not database.startswith("~"):
+        return url
+    return parsed.set(database=str(Path(database).expanduser())).render_as_string(hide_password=False)
+
+
 def ensure_sqlite_parent(url: str) -> None:
     database = make_url(url).database
     if is_sqlite(url) and database and database != ":memory:":
@@ -51,6 +61,7 @@ def ensure_sqlite_parent(url: str) -> None:
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:  # noqa: ANN401 - passed through to SQLAlchemy
     """Build the engine; on SQLite turn on WAL, a busy timeout and foreign keys for every connection."""
+    url = expand_sqlite_home(url)
     ensure_sqlite_parent(url)
     # Every connection is used through `engine.connect()`/`begin()` blocks, whose end commits or rolls back any
     # transaction; the pool's own rollback on return then only repeated it, one more round trip (an aiosqlite
