@@ -49,6 +49,7 @@ class Report(BaseModel):
     answered: int  # questions answered and graded
     skipped: int  # skipped or revealed
     not_graded: int = 0  # answered, but the grader failed on every try: left out of the scores (not a 0)
+    still_grading: int = 0  # answers still being graded when the interview ended: the report counts them once graded
     questions: list[QuestionScore]
     topics: list[TopicBreakdown]
     strongest_points: list[str]
@@ -123,6 +124,7 @@ def build_report(session: InterviewSession, bank: QuestionBank, previous_scores:
         answered=sum(1 for s in scores if s.outcome == ItemOutcome.GRADED),
         skipped=sum(1 for s in scores if s.outcome in (ItemOutcome.SKIPPED, ItemOutcome.REVEALED)),
         not_graded=sum(1 for s in scores if not _scored(s)),
+        still_grading=0 if session.live or session.pending_attempt_id is None else 1,
         questions=scores,
         topics=[
             TopicBreakdown(topic=t, questions=len(v), average=round(sum(v) / len(v), 2))

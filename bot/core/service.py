@@ -303,7 +303,8 @@ class InterviewService:
         return rubric
 
     async def record_grade(self, attempt: Attempt) -> SessionView | None:
-        """Called once an attempt is graded (or failed for good): GRADING → FEEDBACK, and schedule its review.
+        """Called once an attempt is graded (or failed for good): GRADING → FEEDBACK, and schedule its review. The
+        answer an interview was still grading when it ended (or expired) joins its results without a move.
 
         Returns None for attempts outside a session or already recorded (idempotent for redelivery)."""
         view, recorded = await self._record_grade(attempt)
@@ -328,15 +329,20 @@ class InterviewService:
         def graded(record: SessionRecord) -> SessionRevision | None:
             session = self._session_of(record)
             read.append(session)
-            if session.state != SessionState.GRADING or session.pending_attempt_id != attempt.id:
+            if session.pending_attempt_id != attempt.id:
                 return None  # already recorded (a redelivered notification), or the interview moved on
             result = self._result_for(session, attempt)
-            session.graded(result, now)
+            if session.state == SessionState.GRADING:
+                session.graded(result, now)
+            elif session.state in (SessionState.FINISHED, SessionState.EXPIRED):
+                session.graded_after_end(result)  # ended while this answer was graded: its report counts it
+            else:
+                return None  # abandoned: no report to count it in (its review still applies, below)
             review = self._answer_review(attempt, result.score, now) if _drives_a_review(attempt) else None
             return SessionRevision(self._updated(session, record), review)  # the review in the same transaction
 
         record, recorded = await self.sessions.revise(attempt.session_id, graded)
-        # The interview moved on without this grade (ended, expired, or a regrade): its review still applies, once.
+        # The interview moved on without this grade (abandoned, or a regrade): its review still applies, once.
         if not recorded and not _shows_grade(read[-1], attempt) and _drives_a_review(attempt):
             result = self._result_for(read[-1], attempt)
             await self.reviews.reschedule_review(self._answer_review(attempt, result.score, now))

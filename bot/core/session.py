@@ -203,6 +203,16 @@ class InterviewSession(BaseModel):
         self.pending_attempt_id = None
         self.results.append(result)
 
+    def graded_after_end(self, result: ItemResult) -> None:
+        """The grade of the answer that was being graded when the interview ended (or expired): it joins the results,
+        so the report counts it, and the session stays where it is."""
+        if self.state not in (SessionState.FINISHED, SessionState.EXPIRED):
+            raise InvalidTransitionError(f"can't record a late grade while {self.state.value}")
+        if self.pending_attempt_id is None or result.attempt_id != self.pending_attempt_id:
+            raise InvalidTransitionError("that answer isn't the one this interview was waiting on")
+        self.pending_attempt_id = None
+        self.results.append(result)
+
     def skipped(self, result: ItemResult, now: datetime) -> None:
         """Skip or reveal: the item ends with no credit (AWAITING_ANSWER → FEEDBACK)."""
         if self.state != SessionState.AWAITING_ANSWER:

@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from bot.core.session import ItemOutcome, Mode, SessionConfig
+from bot.core.session import ItemOutcome, Mode, SessionConfig, SessionState
 from bot.terminal.render import report_panel
 from tests.core.conftest import TERMINAL
 
@@ -73,3 +73,49 @@ async def test_a_graded_retry_after_a_failed_grading_counts(service, grader):
     report = (await service.next(sid, USER)).report
     assert (report.answered, report.not_graded, report.overall) == (1, 0, 0)
     assert report.questions[0].outcome == ItemOutcome.GRADED
+
+
+async def test_an_answer_graded_after_the_interview_ended_joins_its_report_once(service, grader, bank, clock):
+    view = await service.start(USER, TERMINAL, Mode.PRACTICE)
+    sid = view.session.id
+    attempt = await service.submit_answer(sid, USER, "score 9")
+    ended = await service.end(sid, USER)  # /interview end, or Ctrl-C, while the answer is being graded
+    assert (ended.report.answered, ended.report.still_grading) == (0, 1)
+    assert "1 still being graded" in rendered(ended.report, bank)
+    graded = await service.attempts.save_grade(attempt.id, await grader.grade(await service.rubric_for(attempt), "9"))
+    late = await service.record_grade(graded)
+    assert late is not None and late.session.state == SessionState.FINISHED
+    assert late.session.pending_attempt_id is None and late.record.version > ended.record.version
+    assert (late.report.answered, late.report.still_grading, late.report.overall) == (1, 0, 9.0)
+    card = await service.reviews.get_review(USER, attempt.question_id)
+    assert card is not None  # reviewed with the grade, in the same transaction
+    clock.advance(minutes=2)
+    assert await service.record_grade(graded) is None  # a redelivery records nothing twice
+    again = await service.feedback_view(graded)
+    assert len(again.session.results) == 1 and again.report.overall == 9.0
+    assert await service.reviews.get_review(USER, attempt.question_id) == card
+
+
+async def test_an_answer_graded_after_the_interview_expired_joins_its_report(make_service, grader, clock):
+    service = make_service(config=SessionConfig(follow_up_depth=0, idle_timeout_s=60))
+    view = await service.start(USER, TERMINAL, Mode.INTERVIEW, count=2)
+    sid = view.session.id
+    await answer(service, grader, sid, "score 6")
+    await service.next(sid, USER)
+    attempt = await service.submit_answer(sid, USER, "score 8")
+    clock.advance(minutes=5)
+    assert await service.expire_idle() == [sid]
+    graded = await service.attempts.save_grade(attempt.id, await grader.grade(await service.rubric_for(attempt), "8"))
+    view = await service.record_grade(graded)
+    assert view.session.state == SessionState.EXPIRED
+    assert (view.report.answered, view.report.overall) == (2, 7.0)
+
+
+async def test_a_failed_grading_after_the_interview_ended_is_shown_as_not_graded(service):
+    view = await service.start(USER, TERMINAL, Mode.PRACTICE)
+    sid = view.session.id
+    attempt = await service.submit_answer(sid, USER, "an answer")
+    await service.end(sid, USER)
+    await service.attempts.mark_failed(attempt.id, "grader down")
+    view = await service.record_grade(await service.attempts.get_attempt(attempt.id))
+    assert (view.report.answered, view.report.not_graded, view.report.still_grading) == (0, 1, 0)
