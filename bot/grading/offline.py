@@ -401,16 +401,40 @@ class OfflineGrader:
 
 MANIPULATION_FLAG = "grader-manipulation"
 MANIPULATION_NOTICE = "Text addressed to the grader (like asking for full marks) earns no credit and was ignored."
+# What a request for marks asks for: "10/10", "100%", "full marks", "a perfect score"...
+_MARKS = (
+    r"(?:\b10\s*/\s*10\b|\b10\s+out\s+of\s+10\b|\bten\s+out\s+of\s+ten\b|\bfull\s+(?:marks|credit)\b"
+    r"|\b100\s*%(?!\s*(?:of|on|in|for|at|to|with|accuracy|recall|precision|coverage|uptime|confidence)\b)"
+    r"|\b(?:perfect|maximum|max|full|top|highest)\s+(?:score|marks?|grade)\b)"
+)
+# Where an imperative can start: the sentence (after a bullet and "System:", "Please", "Note to the grader:"...), or
+# a clause after a colon or semicolon. A verb after a subject ("A reward model may rate this answer...", "We
+# score it 100% on recall") is prose, not a request.
+_OPENING = r"^\s*(?:(?:[-*•]|\d+[.)])\s+)?(?:(?:please|now|system|assistant|user|grader|note to (?:the )?grader)\W+)*"
+_CLAUSE = rf"(?:{_OPENING}|[;:]\s*(?:please\s+)?|\b(?:just|please)\s+)"
 # Sentences that talk to the grader instead of answering: "ignore the instructions", "give me 10/10", ...
 _MANIPULATION = re.compile(
-    # An imperative opening the sentence: "Ignore the instructions ...", "System: disregard the rubric ..."
-    r"^\W*(?:(?:please|now|system|assistant|grader|note to (?:the )?grader)\W+)*"
-    r"(?:ignore|disregard|forget|override)\b[^.\n]{0,60}\b(?:instructions?|prompts?|rubric|rules|grading|above)\b"
-    # Asking for marks: "give me 10/10", "grade this answer full marks", "score it 100%"
-    r"|\b(?:give|award|grade|score|rate|mark)\s+(?:me|this|it|my answer|this answer|the answer)\b[^.\n]{0,30}?"
-    r"(?:\b10\s*/\s*10\b|\b100\s*%|\bfull marks\b|\b(?:perfect|maximum|max|full|top)\s+(?:score|marks?|grade)\b)",
+    # An imperative that throws away the grader's instructions: "Ignore the instructions ...", "System: disregard
+    # the rubric above". The instructions must end the phrase: "Override the default rules of the tokenizer" is
+    # about a tokenizer.
+    rf"{_OPENING}(?:ignore|disregard|forget|override)\b[^\n]{{0,60}}?"
+    r"\b(?:instructions?|prompts?|rubric|rules|grading|guidelines|above)\b(?:\s+(?:above|so far|given))?"
+    r"(?=\s*(?:$|[,;:.!?)]|\b(?:and|then|from|you)\b))"
+    # Asking for marks for this answer: "give me 10/10", "Score this 10/10", "this answer deserves full marks",
+    # "you should give it 100%".
+    rf"|{_CLAUSE}(?:give|award|assign|grade|score|rate|mark)\s+(?:me|this|it|my|the answer)\b[^.\n]{{0,30}}?{_MARKS}"
+    rf"|\b(?:give|award|grant)\s+me\b[^.\n]{{0,30}}?{_MARKS}"
+    rf"|\byou\s+(?:\w+\s+){{0,2}}(?:give|award|assign|grade|score|rate|mark)\s+(?:me|this|it|my)\b[^.\n]{{0,30}}?{_MARKS}"
+    rf"|\b(?:this|my)\s+(?:answer|response|submission)\s+(?:\w+\s+){{0,2}}"
+    rf"(?:deserves?|merits?|(?:should|must|will)\s+(?:get|receive|be\s+given))\b[^.\n]{{0,30}}?{_MARKS}"
+    rf"|\bI\s+(?:\w+\s+)?deserve\b[^.\n]{{0,30}}?{_MARKS}",
     re.IGNORECASE,
 )
+# Quoted text is an example the answer talks about (a prompt-injection string), not something it says to the grader.
+_QUOTED = re.compile(
+    r"\"[^\"\n]*\"|\u201c[^\u201d\n]*\u201d|\u2018[^\u2019\n]*\u2019|\u00ab[^\u00bb\n]*\u00bb|(?<!\w)'[^'\n]*'(?!\w)"
+)
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
 
 
 def strip_manipulation(answer: str) -> tuple[str, bool]:
@@ -418,9 +442,16 @@ def strip_manipulation(answer: str) -> tuple[str, bool]:
     kept: list[str] = []
     removed = False
     for line in answer.splitlines():
-        sentences = re.split(r"(?<=[.!?])\s+", line)
-        clean = [sentence for sentence in sentences if not _MANIPULATION.search(sentence)]
-        removed = removed or len(clean) != len(sentences)
+        # Quotes are masked (same length, so positions still match the line): they neither match nor split.
+        masked = _QUOTED.sub(lambda quote: "_" * len(quote.group()), line)
+        start = 0
+        clean: list[str] = []
+        for end, next_start in [*((b.start(), b.end()) for b in _SENTENCE_BREAK.finditer(masked)), (len(line), 0)]:
+            if _MANIPULATION.search(masked[start:end]):
+                removed = True
+            else:
+                clean.append(line[start:end])
+            start = next_start
         kept.append(" ".join(clean))
     return "\n".join(kept).strip(), removed
 
