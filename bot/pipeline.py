@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from bot.batching import GroupCommit
-from bot.core.errors import GraderUnavailableError
+from bot.core.errors import GraderUnavailableError, UserFacingError
 from bot.core.models import Attempt, ClaimedJob, PendingDelivery, Rubric
 from bot.core.ports import Grader, GradingQueue
 
@@ -36,8 +36,28 @@ Deliver = Callable[[PendingDelivery], Awaitable[None]]
 Wake = Callable[[], None]
 
 
+# A worker id is stored as the lease owner of the jobs it claims: String(64) columns (bot/storage/tables.py).
+MAX_WORKER_ID_LENGTH = 64
+
+
 def default_worker_id(role: str = "worker") -> str:
-    return f"{role}:{socket.gethostname()}:{os.getpid()}:{id(object()) & 0xFFFF:x}"[:64]
+    """`role:host:pid:random`; a long host name is shortened, never the pid and random part that make it unique."""
+    prefix, suffix = f"{role}:", f":{os.getpid()}:{id(object()) & 0xFFFF:x}"
+    room = max(MAX_WORKER_ID_LENGTH - len(prefix) - len(suffix), 0)
+    return f"{prefix}{socket.gethostname()[:room]}{suffix}"[-MAX_WORKER_ID_LENGTH:]
+
+
+def checked_worker_id(worker_id: str) -> str:
+    """`worker_id` if the database can store it as a lease owner; otherwise a UserFacingError saying why.
+
+    Longer, every claim would fail on PostgreSQL (SQLite doesn't enforce the length) while the worker looked
+    healthy."""
+    if len(worker_id) > MAX_WORKER_ID_LENGTH:
+        raise UserFacingError(
+            f"The worker id {worker_id[:20]!r}... is {len(worker_id)} characters long; "
+            f"the limit is {MAX_WORKER_ID_LENGTH}. Choose a shorter --worker-id."
+        )
+    return worker_id
 
 
 class WakeUps(Protocol):
@@ -114,7 +134,7 @@ class GradingWorker(_Loop):
         self.queue = queue
         self.grader = grader
         self.rubric_for = rubric_for
-        self.worker_id = worker_id or default_worker_id()
+        self.worker_id = checked_worker_id(worker_id or default_worker_id())
         self.concurrency = concurrency
         self.lease_seconds = lease_seconds
         # Look for expired leases often enough that a crashed peer's jobs wait about one lease, not 30 s more.
@@ -239,7 +259,7 @@ class Notifier(_Loop):
         super().__init__(poll_interval)
         self.queue = queue
         self.deliver = deliver
-        self.worker_id = worker_id or default_worker_id("notifier")
+        self.worker_id = checked_worker_id(worker_id or default_worker_id("notifier"))
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.batch_size = batch_size
