@@ -1,5 +1,6 @@
 """The end-of-interview report: overall score, per-topic breakdown, strongest and weakest points, what to study
-next (linked to bank questions), and the trend against the user's earlier answers."""
+next (linked to bank questions), and the trend against the user's earlier interviews (their overall scores, worked
+out the same way)."""
 
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ class Report(BaseModel):
     strongest_points: list[str]
     weakest_points: list[str]
     study_next: list[StudySuggestion]
-    previous_average: float | None
+    previous_average: float | None  # the mean overall score of the user's earlier interviews (scored the same way)
     trend: float | None  # overall - previous_average
 
 
@@ -103,10 +104,22 @@ def _scored(score: QuestionScore) -> bool:
     return score.outcome != ItemOutcome.FAILED
 
 
+def scored_overall(session: InterviewSession, bank: QuestionBank) -> float | None:
+    """A session's overall score as its report gives it (None when no question in it was scored): what an earlier
+    interview contributes to a later report's trend, so the trend compares like with like."""
+    scored = [s for s in question_scores(session, bank) if _scored(s)]
+    return _mean(scored)
+
+
+def _mean(scored: Sequence[QuestionScore]) -> float | None:
+    return round(sum(s.score for s in scored) / len(scored), 2) if scored else None
+
+
 def build_report(session: InterviewSession, bank: QuestionBank, previous_scores: Sequence[float] = ()) -> Report:
+    """`previous_scores`: the overall scores of the user's earlier interviews (`scored_overall`), for the trend."""
     scores = question_scores(session, bank)
     scored = [s for s in scores if _scored(s)]
-    overall = round(sum(s.score for s in scored) / len(scored), 2) if scored else 0.0
+    overall = _mean(scored) or 0.0
     topics: dict[str, list[float]] = defaultdict(list)
     for s in scored:
         topics[s.topic].append(s.score)

@@ -17,6 +17,7 @@ from bot.core.errors import (
     InvalidTransitionError,
     NoQuestionsError,
     SessionAlreadyActiveError,
+    SessionNotFoundError,
     UserFacingError,
 )
 from bot.core.models import (
@@ -41,7 +42,7 @@ from bot.core.ports import (
     SystemClock,
 )
 from bot.core.question_bank import QuestionBank
-from bot.core.report import Report, build_report
+from bot.core.report import Report, build_report, scored_overall
 from bot.core.review import schedule
 from bot.core.selection import UserKnowledge, choose_questions
 from bot.core.session import (
@@ -55,7 +56,8 @@ from bot.core.session import (
     SessionState,
 )
 
-KNOWLEDGE_WINDOW = 500  # recent attempts that inform selection and trends
+KNOWLEDGE_WINDOW = 500  # recent attempts that inform selection, and find the earlier interviews for trends
+TREND_SESSIONS = 20  # a report's trend compares with the overall scores of this many earlier interviews at most
 LATE_ANSWER_FACTOR = 0.5  # an answer after the per-question time limit earns half credit
 MIN_SCORE_FOR_FOLLOW_UP = 3.0  # probing deeper after a blank answer teaches nothing
 SAVE_TRIES = 3  # an action re-read and re-decided this many times when another one saved the session first
@@ -546,9 +548,34 @@ class InterviewService:
         return await self._report(session)
 
     async def _report(self, session: InterviewSession) -> Report:
+        return build_report(session, self.bank, await self._earlier_overalls(session))
+
+    async def _earlier_overalls(self, session: InterviewSession) -> list[float]:
+        """The overall scores of the user's latest earlier interviews (ended or expired, up to `TREND_SESSIONS`),
+        each worked out as its own report did, so the trend compares like with like: the raw grades of single
+        answers know nothing of best tries, skips, hint penalties or follow-ups. The interviews are found through
+        the user's recent answers (an interview with none answered has no score to compare anyway)."""
         history = await self.attempts.history(session.user_id, limit=KNOWLEDGE_WINDOW)
-        previous = [a.grade.score for a in history if a.grade is not None and a.created_at < session.created_at]
-        return build_report(session, self.bank, previous)
+        earlier: list[int] = []  # newest first, as the history is
+        for attempt in history:
+            sid = attempt.session_id
+            if sid is None or sid == session.id or sid in earlier or attempt.created_at >= session.created_at:
+                continue
+            earlier.append(sid)
+            if len(earlier) == TREND_SESSIONS:
+                break
+        overalls: list[float] = []
+        for sid in earlier:
+            try:
+                before, _ = await self._load(sid)
+            except (SessionNotFoundError, ValueError):  # forgotten since, or a snapshot of another kind
+                continue
+            ended = before.state in (SessionState.FINISHED, SessionState.EXPIRED)
+            if ended and before.user_id == session.user_id and before.created_at < session.created_at:
+                overall = scored_overall(before, self.bank)
+                if overall is not None:
+                    overalls.append(overall)
+        return overalls
 
     # -- persistence ----------------------------------------------------------------------------------------
 

@@ -6,6 +6,8 @@ import io
 
 from rich.console import Console
 
+from bot.core.models import Transport
+from bot.core.service import Where
 from bot.core.session import ItemOutcome, Mode, SessionConfig, SessionState
 from bot.terminal.render import report_panel
 from tests.core.conftest import TERMINAL
@@ -119,3 +121,57 @@ async def test_a_failed_grading_after_the_interview_ended_is_shown_as_not_graded
     await service.attempts.mark_failed(attempt.id, "grader down")
     view = await service.record_grade(await service.attempts.get_attempt(attempt.id))
     assert (view.report.answered, view.report.not_graded, view.report.still_grading) == (0, 1, 0)
+
+
+async def interview_of_two(service, grader, clock, first_answer="score 8"):
+    """Question 1: a hint, an answer and its follow-up; question 2 skipped. Ends the next day."""
+    view = await service.start(USER, TERMINAL, Mode.INTERVIEW, count=2)
+    sid = view.session.id
+    await service.hint(sid, USER)
+    await answer(service, grader, sid, first_answer)
+    await service.next(sid, USER)  # the follow-up
+    await answer(service, grader, sid, "score 8")
+    await service.next(sid, USER)
+    view = await service.skip(sid, USER)
+    assert view.session.state == SessionState.FINISHED
+    clock.advance(days=1)
+    return view.report
+
+
+async def test_the_same_interview_again_shows_no_trend(service, grader, clock):
+    first = await interview_of_two(service, grader, clock)
+    second = await interview_of_two(service, grader, clock)
+    assert first.trend is None and second.overall == first.overall
+    assert (second.previous_average, second.trend) == (first.overall, 0)
+
+
+async def test_the_trend_averages_earlier_interviews_each_scored_as_its_report(service, grader, clock):
+    earlier = [await interview_of_two(service, grader, clock, answer) for answer in ("score 9", "score 5")]
+    # An interview still going on (in a DM), and one abandoned, have no report: they are not compared with.
+    dm = Where(context="dm", transport=Transport.DM)
+    going_on = await service.start(USER, dm, Mode.PRACTICE)
+    await answer(service, grader, going_on.session.id, "score 1")
+    view = await service.start(USER, TERMINAL, Mode.PRACTICE)
+    await answer(service, grader, view.session.id, "score 1")
+    stored = await service.get(view.session.id)
+    stored.session.abandon(clock.now())  # abandoned: no report
+    await service.sessions.save(service._updated(stored.session, stored.record))
+    clock.advance(days=1)
+    report = await interview_of_two(service, grader, clock, "score 7")
+    expected = round((earlier[0].overall + earlier[1].overall) / 2, 2)
+    assert report.previous_average == expected and report.trend == round(report.overall - expected, 2)
+
+
+async def test_the_trend_looks_back_a_bounded_number_of_interviews(service, grader, clock, monkeypatch):
+    import bot.core.service as service_module
+
+    monkeypatch.setattr(service_module, "TREND_SESSIONS", 2)
+    for score in ("score 2", "score 9", "score 9"):
+        view = await service.start(USER, TERMINAL, Mode.PRACTICE)
+        await answer(service, grader, view.session.id, score)
+        await service.next(view.session.id, USER)
+        clock.advance(days=1)
+    view = await service.start(USER, TERMINAL, Mode.PRACTICE)
+    await answer(service, grader, view.session.id, "score 9")
+    report = (await service.next(view.session.id, USER)).report
+    assert (report.previous_average, report.trend) == (9, 0)  # the oldest interview (2) is beyond the two looked at
