@@ -87,13 +87,19 @@ class SqlPrivacyRepository:
             "exported_at": self.clock.now().isoformat(),
             "tables": {},
         }
-        async with self.engine.begin() as connection:  # one transaction: a consistent read on both engines
-            for name, (table, owned) in USER_DATA.items():
-                primary = list(table.primary_key.columns)
-                rows = (await connection.execute(select(table).where(owned(user_id)).order_by(*primary))).all()
-                export["tables"][name] = [
-                    {key: _jsonable(value) for key, value in row._mapping.items()} for row in rows
-                ]
+        async with self.engine.connect() as connection:
+            # One transaction that sees one snapshot: SQLite's read transactions do; PostgreSQL's default READ
+            # COMMITTED gives every SELECT its own, so an answer stored meanwhile would show in `attempts` without
+            # its grading job. REPEATABLE READ reads every table as of the first SELECT (the pool resets the level).
+            if connection.dialect.name == "postgresql":
+                await connection.execution_options(isolation_level="REPEATABLE READ")
+            async with connection.begin():
+                for name, (table, owned) in USER_DATA.items():
+                    primary = list(table.primary_key.columns)
+                    rows = (await connection.execute(select(table).where(owned(user_id)).order_by(*primary))).all()
+                    export["tables"][name] = [
+                        {key: _jsonable(value) for key, value in row._mapping.items()} for row in rows
+                    ]
         return export
 
     async def forget_user(self, user_id: int) -> dict[str, int]:
