@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import weakref
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -53,16 +54,33 @@ def expand_sqlite_home(url: str) -> str:
     return parsed.set(database=str(Path(database).expanduser())).render_as_string(hide_password=False)
 
 
-def ensure_sqlite_parent(url: str) -> None:
+def ensure_sqlite_file(url: str) -> None:
+    """Make a SQLite database file that doesn't exist yet, and its missing folders, private to the owner.
+
+    Everyone's answers and grades are in it, and sqlite3 would create it (and mkdir its folder) with the umask's
+    usual world-readable modes. An empty file is an empty database; SQLite gives its -wal and -shm files the
+    database file's mode. An existing file or folder is left as its owner made it."""
     database = make_url(url).database
-    if is_sqlite(url) and database and database != ":memory:":
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    if not is_sqlite(url) or not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database).expanduser()
+    _make_private_folders(path.parent)
+    with suppress(FileExistsError):  # exists already (perhaps made by another process just now)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def _make_private_folders(folder: Path) -> None:
+    if folder.exists() or folder.parent == folder:
+        return
+    _make_private_folders(folder.parent)
+    with suppress(FileExistsError):
+        folder.mkdir(mode=0o700)
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:  # noqa: ANN401 - passed through to SQLAlchemy
     """Build the engine; on SQLite turn on WAL, a busy timeout and foreign keys for every connection."""
     url = expand_sqlite_home(url)
-    ensure_sqlite_parent(url)
+    ensure_sqlite_file(url)
     # Every connection is used through `engine.connect()`/`begin()` blocks, whose end commits or rolls back any
     # transaction; the pool's own rollback on return then only repeated it, one more round trip (an aiosqlite
     # thread hop, a PostgreSQL network round trip) after every write transaction.

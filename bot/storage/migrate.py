@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from bot.storage.engine import create_engine, ensure_sqlite_parent
+from bot.storage.engine import create_engine, ensure_sqlite_file
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -39,7 +39,7 @@ def upgrade(url: str, revision: str = "head") -> None:
     """Upgrade the database at `url` (blocking; runs its own event loop inside Alembic's env.py)."""
     from alembic import command
 
-    ensure_sqlite_parent(url)
+    ensure_sqlite_file(url)
     command.upgrade(alembic_config(url), revision)
 
 
