@@ -89,13 +89,27 @@ def question_scores(session: InterviewSession, bank: QuestionBank) -> list[Quest
     return scores
 
 
+def _best_try(main: Sequence[ItemResult]) -> ItemResult | None:
+    """A question's best try among the main answer and its retries: the highest score, a graded one before a skip
+    or reveal of the same score, and a failed grading only when every try failed (None: no try at all)."""
+    settled = [r for r in main if r.outcome != ItemOutcome.FAILED] or list(main)
+    return max(settled, key=lambda r: (r.score, r.outcome == ItemOutcome.GRADED), default=None)
+
+
 def _outcome(main: Sequence[ItemResult]) -> ItemOutcome:
-    """A question's outcome from its tries (main and retries): FAILED only when no try has anything but a failed
-    grading, else the best try's (a graded one before a skip or reveal of the same score)."""
-    settled = [r for r in main if r.outcome != ItemOutcome.FAILED]
-    if not settled:
-        return ItemOutcome.FAILED if main else ItemOutcome.SKIPPED
-    return max(settled, key=lambda r: (r.score, r.outcome == ItemOutcome.GRADED)).outcome
+    best = _best_try(main)
+    return best.outcome if best is not None else ItemOutcome.SKIPPED
+
+
+def _counted_results(session: InterviewSession) -> list[ItemResult]:
+    """The results whose key points the report counts: each question's best try (so a point missed on the first
+    answer and covered on a retry counts as covered only) and its follow-ups, in the order asked."""
+    tries: dict[str, list[ItemResult]] = defaultdict(list)
+    for result in session.results:
+        if result.kind in (ItemKind.MAIN, ItemKind.RETRY):
+            tries[result.question_id].append(result)
+    best = {id(b) for b in (_best_try(t) for t in tries.values()) if b is not None}
+    return [r for r in session.results if r.kind == ItemKind.FOLLOW_UP or id(r) in best]
 
 
 def _scored(score: QuestionScore) -> bool:
@@ -125,7 +139,8 @@ def build_report(session: InterviewSession, bank: QuestionBank, previous_scores:
         topics[s.topic].append(s.score)
     covered: dict[str, int] = defaultdict(int)
     missed: dict[str, int] = defaultdict(int)
-    for result in session.results:
+    counted = _counted_results(session)
+    for result in counted:
         for point in result.key_points_covered:
             covered[point] += 1
         for point in result.key_points_missed:
@@ -145,17 +160,17 @@ def build_report(session: InterviewSession, bank: QuestionBank, previous_scores:
         ],
         strongest_points=sorted(covered, key=lambda p: -covered[p])[:3],
         weakest_points=sorted(missed, key=lambda p: -missed[p])[:3],
-        study_next=_study_next(session, scored),
+        study_next=_study_next(counted, scored),
         previous_average=previous,
         trend=round(overall - previous, 2) if previous is not None and scored else None,
     )
 
 
-def _study_next(session: InterviewSession, scores: Sequence[QuestionScore]) -> list[StudySuggestion]:
+def _study_next(counted: Sequence[ItemResult], scores: Sequence[QuestionScore]) -> list[StudySuggestion]:
     """The weakest questions first; for each, the key points missed (or the question itself if skipped)."""
     suggestions: list[StudySuggestion] = []
     missed_by_question: dict[str, list[str]] = defaultdict(list)
-    for result in session.results:
+    for result in counted:
         for point in result.key_points_missed:
             if point not in missed_by_question[result.question_id]:
                 missed_by_question[result.question_id].append(point)

@@ -175,3 +175,28 @@ async def test_the_trend_looks_back_a_bounded_number_of_interviews(service, grad
     await answer(service, grader, view.session.id, "score 9")
     report = (await service.next(view.session.id, USER)).report
     assert (report.previous_average, report.trend) == (9, 0)  # the oldest interview (2) is beyond the two looked at
+
+
+async def test_key_points_come_from_each_questions_best_try(service, grader):
+    view = await service.start(USER, TERMINAL, Mode.PRACTICE)
+    sid = view.session.id
+    key_points = view.prompt.question.key_points
+    await answer(service, grader, sid, "score 0")  # misses every key point
+    await service.retry(sid, USER)
+    await answer(service, grader, sid, "score 10")  # covers every one
+    report = (await service.next(sid, USER)).report
+    assert report.overall == 10
+    assert report.weakest_points == [] and set(report.strongest_points) <= set(key_points)
+    assert report.study_next == []
+
+
+async def test_a_worse_retry_does_not_undo_the_points_of_the_better_answer(service, grader):
+    view = await service.start(USER, TERMINAL, Mode.PRACTICE)
+    sid = view.session.id
+    await answer(service, grader, sid, "score 10")
+    await service.retry(sid, USER)
+    await answer(service, grader, sid, "score 0")
+    await service.retry(sid, USER)
+    # Giving up on a retry lists every key point as missed, on that try; and skipping ends the practice.
+    report = (await service.skip(sid, USER)).report
+    assert report.overall == 10 and report.weakest_points == []
