@@ -31,6 +31,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.util import await_only
 
+from bot.core.errors import UserFacingError
 from bot.storage import sqlite_driver
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -42,6 +43,27 @@ _write_locks: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDict
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
+
+
+class MemoryDatabaseError(UserFacingError):
+    """An in-memory SQLite URL: the migrations would make their tables in a database of their own, which vanishes."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "MOCKINTERVIEW_DATABASE_URL names an in-memory SQLite database, which this project can't use: every "
+            "engine (the migrations', the bot's) would get its own empty one, without tables. "
+            "Use a file, e.g. sqlite+aiosqlite:///path/to/interview.db"
+        )
+
+
+def refuse_memory_database(url: str) -> None:
+    """MemoryDatabaseError for `sqlite://`, `sqlite:///:memory:` and a `mode=memory` URI."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file::memory:") or parsed.query.get("mode") == "memory":
+        raise MemoryDatabaseError
 
 
 def expand_sqlite_home(url: str) -> str:
@@ -79,6 +101,7 @@ def _make_private_folders(folder: Path) -> None:
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:  # noqa: ANN401 - passed through to SQLAlchemy
     """Build the engine; on SQLite turn on WAL, a busy timeout and foreign keys for every connection."""
+    refuse_memory_database(url)
     url = expand_sqlite_home(url)
     ensure_sqlite_file(url)
     # Every connection is used through `engine.connect()`/`begin()` blocks, whose end commits or rolls back any
@@ -94,15 +117,13 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:  # noqa: ANN401 - pas
     # burst of interactions opened and closed SQLite connections (a thread, the file, four PRAGMAs each) over and
     # over. Connections are opened on first use only.
     parsed = make_url(url)
-    if parsed.database not in (None, "", ":memory:"):  # a memory database has one static connection
-        kwargs.setdefault("pool_size", SQLITE_POOL_SIZE)
-        kwargs.setdefault("max_overflow", 0)
-        # The same sqlite3 connection SQLAlchemy would open, through a driver that runs a statement in one hop
-        # (SQLAlchemy passes `connect_args` only to its own driver: a memory database's).
-        arguments, options = SQLiteDialect_aiosqlite().create_connect_args(parsed)
-        creator = functools.partial(sqlite_driver.connect, *arguments, timeout=busy_timeout_s, **options)
-        kwargs.setdefault("async_creator", creator)
-    engine = create_async_engine(url, connect_args={"timeout": busy_timeout_s}, **kwargs)
+    kwargs.setdefault("pool_size", SQLITE_POOL_SIZE)
+    kwargs.setdefault("max_overflow", 0)
+    # The same sqlite3 connection SQLAlchemy would open, through a driver that runs a statement in one hop.
+    arguments, options = SQLiteDialect_aiosqlite().create_connect_args(parsed)
+    creator = functools.partial(sqlite_driver.connect, *arguments, timeout=busy_timeout_s, **options)
+    kwargs.setdefault("async_creator", creator)
+    engine = create_async_engine(url, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:  # noqa: ANN401

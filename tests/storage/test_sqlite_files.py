@@ -10,10 +10,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot.core.errors import UserFacingError
+from bot.settings import Settings
 from bot.storage.attempts import SqlAttemptRepository
 from bot.storage.engine import create_engine
 from bot.storage.migrate import upgrade_async
 from bot.storage.tables import attempts
+from bot.wiring import open_storage
 from tests.storage._storage_helpers import submission
 
 
@@ -78,3 +81,17 @@ async def test_an_existing_database_and_folder_keep_the_modes_their_owner_gave_t
     await upgrade_async(f"sqlite+aiosqlite:///{database}")
 
     assert (oct(_mode(folder)), oct(_mode(database))) == ("0o750", "0o640")
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite+aiosqlite://", "sqlite+aiosqlite:///:memory:", "sqlite+aiosqlite:///file::memory:?uri=true"]
+)
+async def test_an_in_memory_database_is_refused_with_what_to_use_instead(url: str) -> None:
+    # The migrations ran on an engine of their own, so the app's engine had an empty database: "no such table".
+    settings = Settings(_env_file=None, database_url=url)
+    with pytest.raises(UserFacingError) as refused:
+        async with open_storage(settings):
+            pass
+    assert "in-memory" in refused.value.message and "sqlite+aiosqlite:///" in refused.value.message
+    with pytest.raises(UserFacingError):
+        create_engine(url)
