@@ -109,8 +109,9 @@ class OldQuestionError(UserFacingError):
 
 
 class NothingDueError(UserFacingError):
-    def __init__(self) -> None:
-        super().__init__("Nothing is due for review right now. Practise new questions, and come back later!")
+    def __init__(self, *, filtered: bool = False) -> None:
+        what = "Nothing of that topic and difficulty" if filtered else "Nothing"
+        super().__init__(f"{what} is due for review right now. Practise new questions, and come back later!")
 
 
 @dataclass(frozen=True)
@@ -205,24 +206,27 @@ class InterviewService:
         rng = self.rng_factory()
         knowledge = UserKnowledge.from_attempts(await self.attempts.history(user_id, limit=KNOWLEDGE_WINDOW))
         if mode == Mode.REVIEW:
-            due = await self._due_here(user_id, count)
+            due = await self._due_here(user_id, count, topic, difficulty)
             if not due:
-                raise NothingDueError
+                raise NothingDueError(filtered=topic is not None or difficulty is not None)
             return choose_questions(due, count, knowledge, rng, due_first=[q.id for q in due])
         pool = self.bank.filter(topic, difficulty)
         if not pool:
             raise NoQuestionsError("No question matches that topic and difficulty.")
         return choose_questions(pool, count, knowledge, rng)
 
-    async def anything_due(self, user_id: int) -> bool:
-        """Whether review mode has a question to ask this user here now."""
-        return bool(await self._due_here(user_id, 1))
+    async def anything_due(self, user_id: int, *, topic: str | None = None, difficulty: str | None = None) -> bool:
+        """Whether review mode (with the same topic and difficulty) has a question to ask this user here now."""
+        return bool(await self._due_here(user_id, 1, topic, difficulty))
 
-    async def _due_here(self, user_id: int, limit: int) -> list[Question]:
-        """The questions of the user's due cards that this bank serves here, oldest first, up to `limit`. Filtered
-        before the limit: due cards of questions it doesn't serve (another server's, removed ones) are never
-        reviewed, so they would stay first in line for good."""
-        servable = {q.id: q for q in self.bank.filter()}
+    async def _due_here(
+        self, user_id: int, limit: int, topic: str | None = None, difficulty: str | None = None
+    ) -> list[Question]:
+        """The questions of the user's due cards that this bank serves here (of `topic` and `difficulty` when given),
+        oldest first, up to `limit`. Filtered before the limit: due cards of questions it doesn't serve (another
+        server's, removed ones) are never reviewed, so they would stay first in line for good, and a topic's due
+        cards must not be crowded out by older ones of other topics."""
+        servable = {q.id: q for q in self.bank.filter(topic, difficulty)}
         due = await self.reviews.due_reviews(user_id, now=self.clock.now(), limit=limit, question_ids=list(servable))
         return [servable[d.question_id] for d in due if d.question_id in servable]
 
