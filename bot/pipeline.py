@@ -40,11 +40,12 @@ Wake = Callable[[], None]
 MAX_WORKER_ID_LENGTH = 64
 
 
-def default_worker_id(role: str = "worker") -> str:
-    """`role:host:pid:random`; a long host name is shortened, never the pid and random part that make it unique."""
+def default_worker_id(role: str = "worker", *, max_length: int = MAX_WORKER_ID_LENGTH) -> str:
+    """`role:host:pid:random`, at most `max_length` characters (less leaves room for a `/n` per loop); a long host
+    name is shortened, never the pid and random part that make it unique."""
     prefix, suffix = f"{role}:", f":{os.getpid()}:{id(object()) & 0xFFFF:x}"
-    room = max(MAX_WORKER_ID_LENGTH - len(prefix) - len(suffix), 0)
-    return f"{prefix}{socket.gethostname()[:room]}{suffix}"[-MAX_WORKER_ID_LENGTH:]
+    room = max(max_length - len(prefix) - len(suffix), 0)
+    return f"{prefix}{socket.gethostname()[:room]}{suffix}"[-max_length:]
 
 
 def checked_worker_id(worker_id: str) -> str:

@@ -63,3 +63,5 @@ def test_the_default_worker_id_keeps_its_unique_end_on_a_long_host_name(monkeypa
     for worker_id in ids:
         assert len(worker_id) <= LIMIT
         assert re.fullmatch(rf"[a-z]+:ip-10-0-12-34\.very-long[^:]*:{os.getpid()}:[0-9a-f]+", worker_id), worker_id
+    shorter = default_worker_id(max_length=LIMIT - 3)  # room for "/12", one id per loop of `worker --processes`
+    assert len(shorter) <= LIMIT - 3 and shorter.split(":")[-2] == str(os.getpid())
