@@ -401,11 +401,14 @@ async def test_a_hint_saved_between_the_read_and_the_save_of_an_answer_is_kept_a
     assert (final.state, final.pending_attempt_id) == (SessionState.GRADING, attempt.id)
 
 
-async def test_a_grade_arriving_after_the_interview_ended_never_reopens_it(service: InterviewService) -> None:
+async def test_a_grade_arriving_after_the_interview_ended_joins_its_results_and_never_reopens_it(service: InterviewService) -> None:
     session_id = await _start(service)
     graded = await _graded(service, await service.submit_answer(session_id, USER, "my answer"))
     await service.end(session_id, USER)
-    assert await service.record_grade(graded) is None  # the session is over: nothing to record
+    late = await service.record_grade(graded)  # the answer the ended interview waited on joins its results
+    assert late is not None and (late.session.state, late.record.active) == (SessionState.FINISHED, False)
+    assert [r.attempt_id for r in late.session.results] == [graded.id]
+    assert await service.record_grade(graded) is None  # a redelivery records nothing twice
     view = await service.feedback_view(graded)  # what the feedback shows: the ended interview
     assert view is not None and (view.session.state, view.record.active) == (SessionState.FINISHED, False)
     final = await service.get(session_id)
