@@ -37,6 +37,7 @@ from bot.grading.text import (
     latin_letter_ratio,
     looks_foreign,
     looks_like_gibberish,
+    reference_sentences,
     split_sentences,
     words,
 )
@@ -76,6 +77,9 @@ class OfflineCalibration:
     short_reference_words: int = 25  # references shorter than this accept short answers
     short_answer_cap: float = 2.0
     question_echo_cap: float = 1.0
+    # A follow-up (no key points of its own) is graded on the reference sentence closest to it, plus the next one when
+    # it is within this much cosine of the first.
+    focus_tie: float = 0.05
 
     def coefficients(self) -> tuple[float, ...]:
         return (self.w_similarity, self.w_overlap, self.w_precision)
@@ -177,14 +181,41 @@ class OfflineGrader:
         """The per-key-point evidence for an answer (also what the calibration tool fits on)."""
         return self._evidence(rubric, self.key_points(rubric), answer.strip())
 
+    def key_points(self, rubric: Rubric) -> list[str]:
+        """The rubric's key points; without any, points derived from the reference answer. A rubric that names a
+        bank question but has no key points is a follow-up (`InterviewService.rubric_for`): it probes one aspect of
+        the question's reference, so its points are the reference sentences closest to the follow-up's wording."""
+        if rubric.key_points:
+            return list(rubric.key_points)
+        if not _is_follow_up(rubric):
+            return derive_key_points(rubric.reference_answer)
+        return self._focused_points(rubric)
+
     @staticmethod
-    def key_points(rubric: Rubric) -> list[str]:
-        return list(rubric.key_points) or derive_key_points(rubric.reference_answer)
+    def _point_texts(rubric: Rubric, key_points: list[str]) -> list[str]:
+        """What is encoded for the points. A follow-up's point is a sentence of another question's reference,
+        terse out of context ("Exfiltration often uses markdown images..."): it is read after the follow-up."""
+        if _is_follow_up(rubric):
+            return [f"{rubric.question} {point}" for point in key_points]
+        return key_points
+
+    def _focused_points(self, rubric: Rubric) -> list[str]:
+        """The reference sentence closest to the question, and the next one too when it is about as close."""
+        sentences = reference_sentences(rubric.reference_answer)
+        if len(sentences) <= 1:
+            return sentences
+        to_question = self.encoder.encode(sentences) @ self.encoder.encode([rubric.question])[0]
+        order = [int(i) for i in np.argsort(-to_question, kind="stable")]
+        keep = [order[0]]
+        if to_question[order[1]] >= to_question[order[0]] - self.calibration.focus_tie:
+            keep.append(order[1])
+        return [sentences[i] for i in sorted(keep)]
 
     # -- scoring -------------------------------------------------------------------------------------------------
 
     def _rubric_texts(self, rubric: Rubric) -> list[str]:
-        return [*self.key_points(rubric), *rubric.misconceptions, rubric.question]
+        key_points = self.key_points(rubric)
+        return [*self._point_texts(rubric, key_points), *rubric.misconceptions, rubric.question]
 
     def _grade(self, rubric: Rubric, answer: str) -> GradeResult:
         key_points = self.key_points(rubric)
@@ -256,7 +287,7 @@ class OfflineGrader:
         )
         answer_vector = _normalise((lengths[:, None] * sentence_vectors).sum(axis=0, keepdims=True))[0]
 
-        point_vectors = encoder.encode(key_points)
+        point_vectors = encoder.encode(self._point_texts(rubric, key_points))
         similarity = point_vectors @ unit_vectors.T  # (points, units)
         best_index = similarity.argmax(axis=1)
         best = similarity.max(axis=1)
@@ -463,6 +494,12 @@ def gradable_text(answer: str) -> str:
     """What the grader reads: storable text (no lone surrogates or NULs, which the tokenizer rejects) without
     template placeholders such as `{{reference_answer}}`, which are attempts to smuggle the rubric in, not prose."""
     return _TEMPLATE_PLACEHOLDER.sub(" ", storable_text(answer)).strip()
+
+
+def _is_follow_up(rubric: Rubric) -> bool:
+    """A rubric naming a bank question but without its key points: `InterviewService.rubric_for` builds these for
+    follow-ups (a bank question always has key points; eval rows and custom rubrics name no bank question)."""
+    return rubric.question_id is not None and not rubric.key_points
 
 
 def _normalise(vectors: Vectors) -> Vectors:

@@ -67,18 +67,25 @@ def split_sentences(text: str) -> list[str]:
     return pieces
 
 
-def derive_key_points(reference_answer: str) -> list[str]:
-    """Checkable points from a reference answer alone.
-
-    A short reference (one claim, as in most short-answer data sets) is itself the point. A longer one gives its
-    most informative sentences, in their original order.
-    """
+def reference_sentences(reference_answer: str) -> list[str]:
+    """The candidate points of a reference answer: the whole reference when it is short (one claim) or a single
+    sentence, else its sentences of four or more words."""
     reference = " ".join(reference_answer.split())
     if not reference:
         return []
     sentences = [s for s in split_sentences(reference_answer) if count_words(s) >= 4]
     if count_words(reference) <= WHOLE_REFERENCE_MAX_WORDS or len(sentences) <= 1:
         return [reference]
+    return sentences
+
+
+def derive_key_points(reference_answer: str) -> list[str]:
+    """Checkable points from a reference answer alone.
+
+    A short reference (one claim, as in most short-answer data sets) is itself the point. A longer one gives its
+    most informative sentences, in their original order.
+    """
+    sentences = reference_sentences(reference_answer)
     if len(sentences) <= MAX_DERIVED_POINTS:
         return sentences
     ranked = sorted(range(len(sentences)), key=lambda i: len(content_stems(sentences[i])), reverse=True)
