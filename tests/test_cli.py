@@ -236,3 +236,67 @@ def test_database_errors_that_mean_unreachable_are_told_apart(monkeypatch):
     except OSError as error:
         assert _app.database_unreachable(error) is None
     assert _app.database_unreachable(ValueError("x")) is None
+
+
+def test_run_with_discord_unreachable_says_so_in_one_line(cli_env, closed_port):
+    env = {
+        **cli_env,
+        "DISCORD_TOKEN": "x" * 60,
+        "MOCKINTERVIEW_DISCORD_API_BASE": f"http://127.0.0.1:{closed_port}/api/v10",  # nothing listens there
+    }
+    result = run_cli(["run"], env)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and "Unexpected error" not in result.stderr, result.stderr
+    assert result.stderr.splitlines()[-1].startswith(
+        f"Can't reach Discord: Cannot connect to host 127.0.0.1:{closed_port}"
+    )
+    assert "x" * 60 not in result.stderr
+
+
+# --- Ctrl-C while the command line is still importing: a quiet exit, not a KeyboardInterrupt traceback -------------
+
+_CTRL_C_WHILE_IMPORTING = """
+import os, signal, sys
+sys.argv[0] = {argv0!r}
+import bot.cli._app  # the first module the entry point imports
+os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, as the command modules are still being imported
+import bot.cli
+print("not interrupted")
+"""
+
+
+@pytest.mark.parametrize("argv0", ["/venv/bin/mockinterview", "/src/bot/__main__.py"])
+def test_ctrl_c_while_importing_the_cli_exits_quietly(cli_env, argv0):
+    probe = _CTRL_C_WHILE_IMPORTING.format(argv0=argv0)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=cli_env, timeout=120, check=False
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (130, "", "")
+
+
+_HANDLER_AFTER = """
+import signal, sys
+sys.argv[0] = {argv0!r}
+from bot.cli import app
+before = signal.getsignal(signal.SIGINT)
+try:
+    app(["bank", "--help"], prog_name="mockinterview")
+except SystemExit:
+    pass
+print(before is signal.default_int_handler, signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+"""
+
+
+@pytest.mark.parametrize(
+    ("argv0", "expected"),
+    [
+        ("/venv/bin/mockinterview", "False True"),  # quiet while importing; commands get KeyboardInterrupt again
+        ("/usr/bin/some-program", "True True"),  # a program (or a test) importing the CLI keeps its own handler
+    ],
+)
+def test_commands_see_keyboard_interrupt_as_usual(cli_env, argv0, expected):
+    probe = _HANDLER_AFTER.format(argv0=argv0)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=cli_env, timeout=120, check=False
+    )
+    assert result.stdout.splitlines()[-1] == expected, result.stdout + result.stderr

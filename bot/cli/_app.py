@@ -9,20 +9,54 @@ from __future__ import annotations
 
 import functools
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-import click
-import typer
-from rich.console import Console
 
-from bot.core.errors import GraderUnavailableError, UserFacingError
+def _exit_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(130)  # what Ctrl-C exits with once the command runs (click), without a traceback
+
+
+def _launched_as_cli() -> bool:
+    """Whether this process is `mockinterview` (or `python -m bot`), not a program or a test importing the CLI."""
+    argv0 = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
+    return argv0.stem == "mockinterview" or argv0.parts[-2:] == ("bot", "__main__.py")
+
+
+# Ctrl-C in the second or so the command line takes to import (before any command runs, long before the worker or the
+# bot installs its SIGINT handler) raised KeyboardInterrupt from the middle of some import: a traceback. Until the
+# CLI starts (`_App.__call__` puts Python's own handler back, so commands see KeyboardInterrupt as ever), it exits 130
+# quietly instead.
+if (
+    _launched_as_cli()
+    and threading.current_thread() is threading.main_thread()
+    and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+):
+    signal.signal(signal.SIGINT, _exit_quietly)
+
+# After the handler: these imports (pydantic's among them) are a good part of that time.
+import click  # noqa: E402
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+
+from bot.core.errors import GraderUnavailableError, UserFacingError  # noqa: E402
 
 if TYPE_CHECKING:
     from bot.settings import Settings
 
-app = typer.Typer(
+
+class _App(typer.Typer):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - typer's own signature
+        if signal.getsignal(signal.SIGINT) is _exit_quietly:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        return super().__call__(*args, **kwargs)
+
+
+app = _App(
     name="mockinterview",
     help="Mock interviews for Generative-AI roles: practise in the terminal or run the Discord bot.",
     no_args_is_help=True,

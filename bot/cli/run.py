@@ -141,6 +141,7 @@ async def _serve_with_ops(settings: Settings, token: str) -> None:
 @friendly_errors
 def run() -> None:
     """Run the Discord bot (feedback delivery runs inside it, and grading unless MOCKINTERVIEW_BOT_GRADING=false)."""
+    import aiohttp
     import discord
 
     settings = load_settings()
@@ -150,6 +151,12 @@ def run() -> None:
     except discord.LoginFailure:
         err_console.print("Discord rejected DISCORD_TOKEN (401). Copy the bot token again.", markup=False)
         raise typer.Exit(2) from None
+    except (aiohttp.ClientConnectionError, discord.GatewayNotFound) as exc:
+        # At the login (GET /users/@me) or the gateway lookup; once connected, discord.py reconnects by itself. The
+        # reason names the host and the socket error, never the token.
+        reason = str(exc) or type(exc).__name__
+        err_console.print(f"Can't reach Discord: {reason}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
     except discord.PrivilegedIntentsRequired:
         err_console.print(
             "MOCKINTERVIEW_DISCORD_MESSAGE_CONTENT is on, but the Message Content intent is not enabled for the\n"
