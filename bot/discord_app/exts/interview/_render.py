@@ -9,9 +9,9 @@ import discord
 
 from bot.core.models import Attempt, AttemptStatus, Question, Verdict
 from bot.core.question_bank import QuestionBank
-from bot.core.report import Report
+from bot.core.report import QuestionScore, Report
 from bot.core.service import Prompt, SessionView
-from bot.core.session import InterviewSession, ItemKind, SessionState
+from bot.core.session import InterviewSession, ItemKind, ItemOutcome, SessionState
 from bot.discord_app.embeds import escape, paginate, trim
 from bot.discord_app.exts.interview._views import ShareButton, feedback_buttons, question_buttons
 
@@ -138,7 +138,12 @@ def reveal_message(question: Question, view: SessionView) -> tuple[Pages, discor
 
 def report_pages(bank: QuestionBank, report: Report, session: InterviewSession) -> Pages:
     title = "Practice result" if session.mode.value == "practice" else "Interview report"
-    lines = [f"**Overall: {report.overall:.1f} / 10** · answered {report.answered}, skipped {report.skipped}"]
+    headline = f"**Overall: {report.overall:.1f} / 10** · answered {report.answered}, skipped {report.skipped}"
+    if report.not_graded:
+        headline += f", {report.not_graded} not graded (grading failed; not counted)"
+    if report.still_grading:
+        headline += f", {report.still_grading} still being graded (counted once graded)"
+    lines = [headline]
     if report.trend is not None and report.previous_average is not None:
         arrow = "📈" if report.trend > 0 else "📉" if report.trend < 0 else "\N{HEAVY MINUS SIGN}"
         lines.append(f"{arrow} {report.trend:+.1f} against your earlier average ({report.previous_average:.1f})")
@@ -147,7 +152,9 @@ def report_pages(bank: QuestionBank, report: Report, session: InterviewSession) 
         fields.append(
             (
                 "Questions",
-                "\n".join(f"**{q.score:.1f}** · {trim(q.question, 120)} ({q.outcome.value})" for q in report.questions),
+                "\n".join(
+                    f"{_question_score(q)} · {trim(q.question, 120)} ({q.outcome.value})" for q in report.questions
+                ),
             )
         )
     if report.topics:
@@ -166,6 +173,11 @@ def report_pages(bank: QuestionBank, report: Report, session: InterviewSession) 
     return paginate(
         title, description="\n".join(lines), fields=fields, colour=BLURPLE, footer="See /progress and /review"
     )
+
+
+def _question_score(score: QuestionScore) -> str:
+    # A question whose answers the grader failed on has no score yet; "0.0" would read as a grade.
+    return "**not graded**" if score.outcome == ItemOutcome.FAILED else f"**{score.score:.1f}**"
 
 
 def share_embed(bank: QuestionBank, attempt: Attempt, display_name: str) -> discord.Embed:
