@@ -37,6 +37,7 @@ from bot.grading.text import (
     latin_letter_ratio,
     looks_foreign,
     looks_like_gibberish,
+    looks_like_keyword_list,
     reference_sentences,
     split_sentences,
     words,
@@ -77,6 +78,7 @@ class OfflineCalibration:
     short_reference_words: int = 25  # references shorter than this accept short answers
     short_answer_cap: float = 2.0
     question_echo_cap: float = 1.0
+    keyword_list_cap: float = 4.0  # a word salad of the subject's terms (text.looks_like_keyword_list)
     # A follow-up (no key points of its own) is graded on the reference sentence closest to it, plus the next one when
     # it is within this much cosine of the first.
     focus_tie: float = 0.05
@@ -241,6 +243,13 @@ class OfflineGrader:
             score = min(score, cal.off_topic_cap)
             flags.append("off-topic")
             notices.append("The answer doesn't seem to address this question.")
+        if looks_like_keyword_list(answer):
+            score = min(score, cal.keyword_list_cap)
+            flags.append("keyword-list")
+            notices.append(
+                "The answer reads as a list of keywords; write it as an explanation, not a list of keywords, to earn "
+                "full credit."
+            )
         if evidence.repeats_question:
             score = min(score, cal.question_echo_cap)
             flags.append("question-repeated")

@@ -127,6 +127,34 @@ def is_negated(text: str) -> bool:
     return any(w in NEGATIONS or w.endswith("n't") for w in words(text))
 
 
+_CODE = re.compile(r"```.*?```|`[^`\n]*`", re.DOTALL)
+_CODE_SYMBOLS = frozenset("=(){}[];<>^*/+_\\|#$")
+KEYWORD_LIST_MIN_WORDS = 16
+KEYWORD_LIST_FUNCTION_SHARE = 0.12
+
+
+def _looks_like_code(line: str) -> bool:
+    """A line of code or a formula ("softmax(QK^T / sqrt(d_k)) V"): it has few function words by nature."""
+    visible = [c for c in line if not c.isspace()]
+    return bool(visible) and sum(c in _CODE_SYMBOLS for c in visible) / len(visible) >= 0.08
+
+
+def prose_words(text: str) -> list[str]:
+    """The words of the answer's prose: code (fenced or inline) and lines of code or formulas left out."""
+    prose = _CODE.sub(" ", text)
+    return [w for line in prose.splitlines() if not _looks_like_code(line) for w in words(line)]
+
+
+def looks_like_keyword_list(text: str) -> bool:
+    """Keyword stuffing: a word salad of the subject's terms. English prose, even terse bullet points of real
+    sentences, has a fifth or more function words ("the", "of", "is"...); a list of terms has almost none."""
+    tokens = prose_words(text)
+    if len(tokens) < KEYWORD_LIST_MIN_WORDS:
+        return False
+    function = sum(1 for w in tokens if w in STOPWORDS or w in NEGATIONS)
+    return function / len(tokens) < KEYWORD_LIST_FUNCTION_SHARE
+
+
 def latin_letter_ratio(text: str) -> float:
     """Share of letters that are Latin script: a low share means the answer is in another script."""
     letters = [c for c in text if c.isalpha()]
