@@ -123,3 +123,37 @@ def test_an_unusable_database_url_is_a_clear_error_without_the_password(monkeypa
     assert error["loc"] == ("database_url",)
     assert "postgresql+asyncpg://" in error["msg"] and "sqlite+aiosqlite://" in error["msg"]
     assert "hunter2" not in error["msg"] and "hunter2" not in str(info.value)
+
+
+def test_env_example_shows_the_defaults_except_where_it_says_example():
+    """.env.example: a commented `# NAME=value` is the default unless its description says "(example" (or
+    "example)"): a value to adapt, for a setting that is unset by default."""
+    import re
+
+    example = Path(__file__).resolve().parents[1] / ".env.example"
+    if not example.is_file():
+        pytest.skip(".env.example is not part of an installed package")
+    setting = re.compile(r"^# (MOCKINTERVIEW_[A-Z_]+|OPENAI_[A-Z_]+|DISCORD_[A-Z_]+)=(.*)$")
+    description: list[str] = []  # the comment lines above a setting (or above the group it ends)
+    after_setting = False
+    wrong = []
+    for line in example.read_text(encoding="utf-8").splitlines():
+        match = setting.match(line)
+        if match is None:
+            if not line.startswith("#"):  # a blank line, or a secret to fill in
+                description, after_setting = [], False
+                continue
+            if after_setting:
+                description, after_setting = [], False
+            description.append(line)
+            continue
+        after_setting = True
+        name, value = match.groups()
+        if "example" in " ".join(description):
+            continue
+        field = Settings.model_fields[name.removeprefix("MOCKINTERVIEW_").lower()]
+        default = field.get_default(call_default_factory=True)  # not the test environment's values
+        shown = str(default).lower() if isinstance(default, bool) else str(default)
+        if not (shown == value or (isinstance(default, int | float) and float(value) == default)):
+            wrong.append(f"{name}={value} (the default is {default!r})")
+    assert not wrong, wrong
