@@ -401,7 +401,9 @@ async def test_a_hint_saved_between_the_read_and_the_save_of_an_answer_is_kept_a
     assert (final.state, final.pending_attempt_id) == (SessionState.GRADING, attempt.id)
 
 
-async def test_a_grade_arriving_after_the_interview_ended_joins_its_results_and_never_reopens_it(service: InterviewService) -> None:
+async def test_a_grade_arriving_after_the_interview_ended_joins_its_results_and_never_reopens_it(
+    service: InterviewService,
+) -> None:
     session_id = await _start(service)
     graded = await _graded(service, await service.submit_answer(session_id, USER, "my answer"))
     await service.end(session_id, USER)
