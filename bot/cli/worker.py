@@ -21,7 +21,7 @@ from bot.cli._loop import run_event_loop
 from bot.core.models import Attempt, Rubric
 from bot.core.ports import closing_grader
 from bot.logging_setup import bind_log_context, log_context
-from bot.pipeline import GradingWorker, RubricFor, default_worker_id
+from bot.pipeline import MAX_WORKER_ID_LENGTH, GradingWorker, RubricFor, checked_worker_id, default_worker_id
 from bot.wiring import build_bank, build_grader, build_service, open_storage
 
 if TYPE_CHECKING:
@@ -65,6 +65,10 @@ async def run_workers(
     from bot.storage.engine import not_a_database_outage
     from bot.storage.wakeups import wake_ups_for
 
+    # Loops after the first are named `<id>/<n>`: the longest name must fit the lease owner column too.
+    loop_suffix = "" if processes == 1 else f"/{processes - 1}"
+    base_id = worker_id or default_worker_id(max_length=MAX_WORKER_ID_LENGTH - len(loop_suffix))
+    checked_worker_id(base_id + loop_suffix)  # before anything starts, not in every loop's first claim
     async with (
         closing_grader(MeteredGrader(build_grader(settings, grader_choice), METRICS)) as grader,
         open_storage(settings) as storage,
@@ -72,13 +76,12 @@ async def run_workers(
         ShutdownSignal() as stop,
     ):
         service = build_service(bank, storage)
-        base_id = worker_id or default_worker_id()
         workers = [
             GradingWorker(
                 storage.queue,
                 grader,
                 rubric_lookup(service),
-                worker_id=base_id if processes == 1 else f"{base_id[:60]}/{n}",
+                worker_id=base_id if processes == 1 else f"{base_id}/{n}",
                 concurrency=concurrency,
                 lease_seconds=settings.grading_lease_s,
                 poll_interval=settings.queue_poll_interval_s,

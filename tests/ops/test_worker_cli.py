@@ -175,6 +175,16 @@ def test_worker_rejects_an_unknown_grader(cli_env):
     assert "offline or llm" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_worker_refuses_an_id_its_lease_owner_column_cannot_hold_before_starting(cli_env):
+    # 63 characters fit alone, but not as `<id>/2`, the third loop's name: the database would refuse every claim.
+    result = run_cli(["worker", "--until-idle", "--processes", "3", "--worker-id", "w" * 63], cli_env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "is 65 characters long; the limit is 64" in result.stderr
+    assert "Traceback" not in result.stderr and "grading with" not in result.stderr  # refused before starting
+    fits = run_cli(["worker", "--until-idle", "--processes", "3", "--worker-id", "w" * 62], cli_env)
+    assert fits.returncode == 0, fits.stderr
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
