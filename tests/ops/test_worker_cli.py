@@ -75,7 +75,8 @@ async def test_sigterm_with_jobs_in_hand_exits_within_the_timeout_and_releases_t
         elapsed = time.monotonic() - started
     finally:
         worker.kill()
-    assert elapsed < 2 + 8, f"shutdown took {elapsed:.1f}s with a 2s timeout"
+    # Far below the 90 s the replies would take (room for a loaded machine): the timeout, not the jobs, ended it.
+    assert elapsed < 2 + 18, f"shutdown took {elapsed:.1f}s with a 2s timeout"
     assert "Traceback" not in worker.stderr
     assert "released 2 unfinished grading jobs" in worker.stderr
     rows = await jobs(engine)
