@@ -107,6 +107,8 @@ class Evidence:
     question_echo: float
     repeats_question: bool
     misconceptions_stated: list[str]
+    # Per key point: whether its quoted unit uses any of the point's distinctive words (see `_distinctive_support`).
+    supported: list[bool] = dataclasses.field(default_factory=list)
 
 
 class OfflineGrader:
@@ -315,6 +317,22 @@ class OfflineGrader:
             overlap = len(new_stems & answer_stems) / len(new_stems) if new_stems else 0.0
             features.append((float(best[index]), overlap, precision))
 
+        # The quote for a point: the closest unit that uses one of the point's distinctive words, among units about
+        # as close as the best; without one, the best unit, and the point can't be "covered" (see `_result`).
+        distinctive = _distinctive_stems(key_points, question_stems)
+        unit_stems = [content_stems(unit) for unit in units]
+        evidence_index: list[int] = []
+        supported: list[bool] = []
+        for index, own in enumerate(distinctive):
+            near = [
+                int(u)
+                for u in np.argsort(-similarity[index], kind="stable")
+                if similarity[index, u] >= best[index] - 0.1
+            ]
+            backed = [u for u in near if not own or own & unit_stems[u]]
+            evidence_index.append(backed[0] if backed else int(best_index[index]))
+            supported.append(bool(backed))
+
         # The key points stand for the reference (they are derived from it when the rubric has none), so the
         # reference itself is never encoded: its centroid is the mean of the points' vectors.
         reference_similarity = float(_normalise(point_vectors.sum(axis=0, keepdims=True))[0] @ answer_vector)
@@ -326,7 +344,8 @@ class OfflineGrader:
             key_points=key_points,
             features=features,
             credits=[self._credit(f) for f in features],
-            best_unit=[units[int(i)] for i in best_index],
+            best_unit=[units[i] for i in evidence_index],
+            supported=supported,
             reference_similarity=reference_similarity,
             best_similarity_overall=max(float(best.max()), reference_similarity, question_similarity),
             question_echo=echo,
@@ -405,10 +424,15 @@ class OfflineGrader:
 
     def _result(self, score: float, evidence: Evidence, flags: list[str], notices: list[str]) -> GradeResult:
         results = []
-        for point, credit, features, unit in zip(
-            evidence.key_points, evidence.credits, evidence.features, evidence.best_unit, strict=True
+        supported = evidence.supported or [True] * len(evidence.key_points)
+        for point, credit, features, unit, backed in zip(
+            evidence.key_points, evidence.credits, evidence.features, evidence.best_unit, supported, strict=True
         ):
             verdict = self._verdict(credit)
+            if verdict == Verdict.COVERED and not backed:
+                # Close in embedding space but none of the point's own words: a sentence about the subject ("Mode
+                # collapse is when the generator makes few samples") is not evidence for every point about it.
+                verdict = Verdict.PARTIAL
             results.append(
                 KeyPointResult(
                     key_point=point,
@@ -503,6 +527,13 @@ def gradable_text(answer: str) -> str:
     """What the grader reads: storable text (no lone surrogates or NULs, which the tokenizer rejects) without
     template placeholders such as `{{reference_answer}}`, which are attempts to smuggle the rubric in, not prose."""
     return _TEMPLATE_PLACEHOLDER.sub(" ", storable_text(answer)).strip()
+
+
+def _distinctive_stems(key_points: list[str], question_stems: set[str]) -> list[set[str]]:
+    """Per key point, its distinctive words: content words that neither the question nor another key point has (all
+    its words beyond the question when it has none of its own; empty when it has none of those either)."""
+    stems = [content_stems(point) - question_stems for point in key_points]
+    return [own.difference(*(o for i, o in enumerate(stems) if i != index)) or own for index, own in enumerate(stems)]
 
 
 def _is_follow_up(rubric: Rubric) -> bool:
