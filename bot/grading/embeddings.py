@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -60,7 +61,8 @@ class MiniLMEncoder:
 
 
 class CachedEncoder:
-    """Remembers vectors of texts seen before: key points and references are encoded once per process."""
+    """Remembers vectors of texts seen before: key points and references are encoded once per process. When full, the
+    least recently used entries make room."""
 
     def __init__(self, inner: SentenceEncoder, max_entries: int = 50_000) -> None:
         self.inner = inner
@@ -69,21 +71,35 @@ class CachedEncoder:
         self._max_entries = max_entries
 
     def encode(self, texts: Sequence[str]) -> Vectors:
-        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        if missing:
-            if len(self._cache) + len(missing) > self._max_entries:
-                self._cache.clear()
-            for text, vector in zip(missing, self.inner.encode(missing), strict=True):
-                self._cache[text] = vector
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
-        return np.stack([self._cache[t] for t in texts])
+        # This call's vectors are kept here: making room in the cache may drop texts this very call asked for.
+        found = {t: self._cache[t] for t in texts if t in self._cache}
+        for text in found:  # recently used: moved to the end, so key points outlive one-off answers
+            self._cache[text] = self._cache.pop(text)
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing:
+            computed = self.inner.encode(missing)
+            self._make_room(len(missing))
+            for text, vector in zip(missing, computed, strict=True):
+                found[text] = self._cache[text] = vector
+        return np.stack([found[t] for t in texts])
+
+    def _make_room(self, count: int) -> None:
+        """Drop the least recently used entries (the dict is kept in order of use) so that `count` more fit."""
+        excess = len(self._cache) + count - self._max_entries
+        if excess <= 0:
+            return
+        if excess >= len(self._cache):
+            self._cache.clear()
+            return
+        for text in list(itertools.islice(self._cache, excess)):
+            del self._cache[text]
 
     def encode_many(self, texts: Sequence[str], batch_size: int = 64) -> None:
         """Fill the cache for many texts: batches of similar length waste little work on padding."""
         missing = sorted(set(t for t in texts if t not in self._cache), key=len)
-        if len(self._cache) + len(missing) > self._max_entries:
-            self._cache.clear()
+        self._make_room(len(missing))
         for start in range(0, len(missing), batch_size):
             batch = missing[start : start + batch_size]
             for text, vector in zip(batch, self.inner.encode(batch), strict=True):
