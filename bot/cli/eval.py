@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from bot.core.metrics import Agreement
 
 REQUIRED_COLUMNS = ("question", "reference_answer", "student_answer", "score", "score_max")
+PREDICTION_COLUMNS = ("predicted", "predicted_score")
 OFFLINE_CHUNK = 256  # rows the offline grader encodes in one go (progress advances per chunk)
 PROGRESS_MIN_ROWS = 50
 
@@ -46,7 +47,9 @@ def read_eval_csv(path: Path) -> tuple[list[str], list[EvalRow]]:
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
-            columns = list(reader.fieldnames or [])
+            # "question, reference_answer, ..." (a space after each comma, as people write it) names the same columns.
+            columns = [name.strip() for name in reader.fieldnames or []]
+            reader.fieldnames = columns
             missing = [c for c in REQUIRED_COLUMNS if c not in columns]
             if missing:
                 raise UserFacingError(
@@ -130,7 +133,9 @@ def check_writable(path: Path) -> None:
 
 def write_predictions(path: Path, columns: list[str], rows: Sequence[EvalRow], predicted: Sequence[float]) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[*columns, "predicted", "predicted_score"], extrasaction="ignore")
+        # A file that already has them (the output of an earlier run) gets the new values in the same columns once.
+        kept = [c for c in columns if c not in PREDICTION_COLUMNS]
+        writer = csv.DictWriter(handle, fieldnames=[*kept, *PREDICTION_COLUMNS], extrasaction="ignore")
         writer.writeheader()
         for row, value in zip(rows, predicted, strict=True):
             writer.writerow(
