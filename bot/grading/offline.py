@@ -158,8 +158,13 @@ class OfflineGrader:
     def grade_sync(self, rubric: Rubric, answer: str) -> GradeResult:
         started = time.perf_counter()
         text, manipulation = strip_manipulation(gradable_text(answer))
-        result = self._grade(rubric, text)
-        if manipulation:
+        if manipulation and not words(text):
+            # Not "no answer was given": the candidate wrote something, all of it addressed to the grader.
+            result = self._explicit_zero(self.key_points(rubric), "empty", MANIPULATION_ONLY_NOTICE)
+            result = result.model_copy(update={"flags": [*result.flags, MANIPULATION_FLAG]})
+        else:
+            result = self._grade(rubric, text)
+        if manipulation and MANIPULATION_FLAG not in result.flags:
             result = result.model_copy(
                 update={
                     "flags": [*result.flags, MANIPULATION_FLAG],
@@ -256,10 +261,11 @@ class OfflineGrader:
             score = min(score, cal.question_echo_cap)
             flags.append("question-repeated")
             notices.append("The answer mostly repeats the question; explain the answer in your own words.")
+        capped = bool(flags)  # a cap for the answer's form: it earns no praise for points it seems to touch
         if evidence.misconceptions_stated:
             flags.append("misconception")
             notices.append("The answer states a common misconception; see the factual errors below.")
-        return self._result(score, evidence, flags, notices)
+        return self._result(score, evidence, flags, notices, praise=not capped)
 
     def _credit(self, features: Sequence[float]) -> float:
         cal = self.calibration
@@ -422,7 +428,9 @@ class OfflineGrader:
             model=self._model_id_without_loading(),
         )
 
-    def _result(self, score: float, evidence: Evidence, flags: list[str], notices: list[str]) -> GradeResult:
+    def _result(
+        self, score: float, evidence: Evidence, flags: list[str], notices: list[str], *, praise: bool = True
+    ) -> GradeResult:
         results = []
         supported = evidence.supported or [True] * len(evidence.key_points)
         for point, credit, features, unit, backed in zip(
@@ -450,7 +458,7 @@ class OfflineGrader:
             factual_errors=[
                 f"The answer appears to state a common misconception: {m}" for m in evidence.misconceptions_stated
             ],
-            strengths=[f"Covered: {p}" for p in covered],
+            strengths=[f"Covered: {p}" for p in covered] if praise else [],
             improvements=[f"Develop further: {p}" for p in partial] + [f"Missing: {p}" for p in missing],
             reasoning=(
                 f"{len(covered)} of {len(results)} key points covered, {len(partial)} partly; "
@@ -465,6 +473,10 @@ class OfflineGrader:
 
 MANIPULATION_FLAG = "grader-manipulation"
 MANIPULATION_NOTICE = "Text addressed to the grader (like asking for full marks) earns no credit and was ignored."
+MANIPULATION_ONLY_NOTICE = (
+    "The text was addressed to the grader (like asking for full marks), not an answer to the question; with it "
+    "ignored, no answer remains."
+)
 # What a request for marks asks for: "10/10", "100%", "full marks", "a perfect score"...
 _MARKS = (
     r"(?:\b10\s*/\s*10\b|\b10\s+out\s+of\s+10\b|\bten\s+out\s+of\s+ten\b|\bfull\s+(?:marks|credit)\b"

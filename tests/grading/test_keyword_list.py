@@ -26,6 +26,7 @@ async def test_shuffled_key_point_words_do_not_pass(offline_grader, builtin_bank
     assert result.score < PASS_THRESHOLD
     assert "keyword-list" in result.flags
     assert any("not a list of keywords" in notice for notice in result.notices)
+    assert result.strengths == []  # an answer capped for its form is not praised for the points it seems to touch
 
 
 def test_no_bank_question_reads_as_a_keyword_list_in_its_reference_or_its_key_points(builtin_bank):
