@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.grading.calibrate import HELD_ASIDE_BUCKETS, fit_logistic, held_aside
+from bot.core.models import Rubric
+from bot.grading.calibrate import HELD_ASIDE_BUCKETS, Row, fit_logistic, held_aside, held_aside_rows
 from bot.grading.offline import FEATURES, OfflineCalibration
 
 
@@ -31,3 +32,21 @@ def test_with_model_replaces_the_coefficients_in_feature_order():
     assert calibration.intercept == -1.0
     assert calibration.coefficients() == (1.0, 2.0, 3.0)
     assert len(FEATURES) == 3
+
+
+def test_rows_with_the_same_question_and_reference_stay_on_one_side_whatever_their_ids():
+    # SemEval has a few identical question/reference pairs under different ids; eval sees them as one rubric.
+    ids = [f"q{i}" for i in range(40)]
+    aside = next(i for i in ids if held_aside(i))
+    kept = next(i for i in ids if not held_aside(i))
+    rubric = Rubric(question="Explain why the bulb is off.", reference_answer="The bulb is not in a closed path.")
+    other = Rubric(question="Why does the bulb light?", reference_answer="It is in a closed path with the battery.")
+    rows = [
+        Row(question_id=aside, rubric=rubric, answer="a", score=1, score_max=1),
+        Row(question_id=kept, rubric=rubric, answer="b", score=0, score_max=1),
+        Row(question_id=aside, rubric=rubric, answer="c", score=1, score_max=1),
+        Row(question_id=kept, rubric=other, answer="d", score=1, score_max=1),
+    ]
+    sides = held_aside_rows(rows)
+    assert sides[0] == sides[1] == sides[2] == held_aside(min(aside, kept))
+    assert sides[3] is False  # a different rubric under the same id keeps its id's side
