@@ -34,8 +34,14 @@ async def test_a_bot_without_shard_settings_runs_unsharded(fake: FakeDiscord, la
         ({"MOCKINTERVIEW_SHARD_ID": "3", "MOCKINTERVIEW_SHARD_COUNT": "2"}, "MOCKINTERVIEW_SHARD_ID (3) must be below"),
         ({"MOCKINTERVIEW_SHARD_ID": "0"}, "set both MOCKINTERVIEW_SHARD_ID and MOCKINTERVIEW_SHARD_COUNT"),
         ({"MOCKINTERVIEW_SHARD_COUNT": "4"}, "set both MOCKINTERVIEW_SHARD_ID and MOCKINTERVIEW_SHARD_COUNT"),
-        ({"MOCKINTERVIEW_SHARD_ID": "0", "MOCKINTERVIEW_SHARD_COUNT": "0"}, "shard_count"),
-        ({"MOCKINTERVIEW_SHARD_ID": "-1", "MOCKINTERVIEW_SHARD_COUNT": "2"}, "shard_id"),
+        (
+            {"MOCKINTERVIEW_SHARD_ID": "0", "MOCKINTERVIEW_SHARD_COUNT": "0"},
+            "MOCKINTERVIEW_SHARD_COUNT: Input should be greater than or equal to 1",
+        ),
+        (
+            {"MOCKINTERVIEW_SHARD_ID": "-1", "MOCKINTERVIEW_SHARD_COUNT": "2"},
+            "MOCKINTERVIEW_SHARD_ID: Input should be greater than or equal to 0",
+        ),
     ],
     ids=["id-not-below-count", "id-without-count", "count-without-id", "zero-shards", "negative-id"],
 )
