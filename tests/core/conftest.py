@@ -19,6 +19,15 @@ from bot.storage.sessions import SqlSessionRepository
 
 FIXTURE_BANK = Path(__file__).resolve().parent.parent / "data" / "bank"
 TERMINAL = Where(context="terminal", transport=Transport.TERMINAL)
+USER = 42
+
+
+async def answer(service, grader, session_id, text, user_id=USER):
+    """Submit, grade inline (as the terminal does) and record the grade."""
+    attempt = await service.submit_answer(session_id, user_id, text)
+    rubric = await service.rubric_for(attempt)
+    graded = await service.attempts.save_grade(attempt.id, await grader.grade(rubric, text))
+    return await service.record_grade(graded)
 
 
 class FakeClock:

@@ -10,17 +10,7 @@ from bot.core.models import Transport
 from bot.core.service import Where
 from bot.core.session import ItemOutcome, Mode, SessionConfig, SessionState
 from bot.terminal.render import report_panel
-from tests.core.conftest import TERMINAL
-
-USER = 42
-
-
-async def answer(service, grader, session_id, text):
-    """Submit, grade inline (as the terminal does) and record the grade."""
-    attempt = await service.submit_answer(session_id, USER, text)
-    rubric = await service.rubric_for(attempt)
-    graded = await service.attempts.save_grade(attempt.id, await grader.grade(rubric, text))
-    return await service.record_grade(graded)
+from tests.core.conftest import TERMINAL, USER, answer
 
 
 async def answer_while_the_grader_is_down(service, session_id, text="a fine answer"):

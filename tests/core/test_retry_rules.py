@@ -9,17 +9,7 @@ import pytest
 from bot.core.errors import UserFacingError
 from bot.core.service import retry_refusal
 from bot.core.session import ItemKind, ItemOutcome, Mode, SessionConfig, SessionState
-from tests.core.conftest import TERMINAL
-
-USER = 42
-
-
-async def answer(service, grader, session_id, text):
-    """Submit, grade inline (as the terminal does) and record the grade."""
-    attempt = await service.submit_answer(session_id, USER, text)
-    rubric = await service.rubric_for(attempt)
-    graded = await service.attempts.save_grade(attempt.id, await grader.grade(rubric, text))
-    return await service.record_grade(graded)
+from tests.core.conftest import TERMINAL, USER, answer
 
 
 async def test_no_retry_after_the_model_answer_was_revealed(service, grader):

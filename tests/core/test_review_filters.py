@@ -7,16 +7,7 @@ import pytest
 
 from bot.core.service import NothingDueError
 from bot.core.session import Mode, SessionConfig
-from tests.core.conftest import TERMINAL
-
-USER = 42
-
-
-async def answer(service, grader, session_id, text):
-    attempt = await service.submit_answer(session_id, USER, text)
-    rubric = await service.rubric_for(attempt)
-    graded = await service.attempts.save_grade(attempt.id, await grader.grade(rubric, text))
-    return await service.record_grade(graded)
+from tests.core.conftest import TERMINAL, USER, answer
 
 
 @pytest.fixture
