@@ -22,9 +22,9 @@ TERMINAL = Where(context="terminal", transport=Transport.TERMINAL)
 USER = 42
 
 
-async def answer(service, grader, session_id, text, user_id=USER):
+async def answer(service, grader, session_id, text, user=USER):
     """Submit, grade inline (as the terminal does) and record the grade."""
-    attempt = await service.submit_answer(session_id, user_id, text)
+    attempt = await service.submit_answer(session_id, user, text)
     rubric = await service.rubric_for(attempt)
     graded = await service.attempts.save_grade(attempt.id, await grader.grade(rubric, text))
     return await service.record_grade(graded)

@@ -9,17 +9,7 @@ from bot.core.errors import SessionAlreadyActiveError, UserFacingError
 from bot.core.models import AttemptStatus, Transport
 from bot.core.service import NothingDueError, NotYourSessionError, OldQuestionError, Where
 from bot.core.session import ItemKind, ItemOutcome, Mode, SessionConfig, SessionState
-from tests.core.conftest import TERMINAL
-
-USER = 42
-
-
-async def answer(service, grader, session_id, text, user=USER):
-    """Submit, grade inline (as the terminal does) and record the grade."""
-    attempt = await service.submit_answer(session_id, user, text)
-    rubric = await service.rubric_for(attempt)
-    graded = await service.attempts.save_grade(attempt.id, await grader.grade(rubric, text))
-    return await service.record_grade(graded)
+from tests.core.conftest import TERMINAL, USER, answer
 
 
 async def test_interview_of_three_with_follow_ups_ends_with_a_report(service, grader):
