@@ -116,6 +116,8 @@ class Rubric(BaseModel):
     key_points: tuple[str, ...] = ()
     misconceptions: tuple[str, ...] = ()
     question_id: str | None = None
+    # A follow-up's rubric: its wording probes one aspect of the question's reference, which has no key points for it.
+    follow_up: bool = False
 
     @classmethod
     def from_question(cls, question: Question) -> Rubric:

@@ -305,6 +305,7 @@ class InterviewService:
                 reference_answer=question.reference_answer,
                 misconceptions=tuple(question.misconceptions),
                 question_id=question.id,
+                follow_up=True,
             )
         return rubric
 

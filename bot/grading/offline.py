@@ -191,9 +191,9 @@ class OfflineGrader:
         return self._evidence(rubric, self.key_points(rubric), answer.strip())
 
     def key_points(self, rubric: Rubric) -> list[str]:
-        """The rubric's key points; without any, points derived from the reference answer. A rubric that names a
-        bank question but has no key points is a follow-up (`InterviewService.rubric_for`): it probes one aspect of
-        the question's reference, so its points are the reference sentences closest to the follow-up's wording."""
+        """The rubric's key points; without any, points derived from the reference answer. A follow-up's rubric
+        (`InterviewService.rubric_for`) has none: it probes one aspect of the question's reference, so its points are
+        the reference sentences closest to the follow-up's wording."""
         if rubric.key_points:
             return list(rubric.key_points)
         if not _is_follow_up(rubric):
@@ -549,9 +549,8 @@ def _distinctive_stems(key_points: list[str], question_stems: set[str]) -> list[
 
 
 def _is_follow_up(rubric: Rubric) -> bool:
-    """A rubric naming a bank question but without its key points: `InterviewService.rubric_for` builds these for
-    follow-ups (a bank question always has key points; eval rows and custom rubrics name no bank question)."""
-    return rubric.question_id is not None and not rubric.key_points
+    """A follow-up's rubric (`InterviewService.rubric_for`) without key points of its own to check."""
+    return rubric.follow_up and not rubric.key_points
 
 
 def _normalise(vectors: Vectors) -> Vectors:

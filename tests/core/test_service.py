@@ -44,6 +44,7 @@ async def test_follow_up_is_graded_against_the_same_question_material(service, g
     follow_up_rubric = grader.rubrics[-1]
     assert follow_up_rubric.question == question.follow_ups[0]
     assert follow_up_rubric.reference_answer == question.reference_answer
+    assert follow_up_rubric.follow_up and not follow_up_rubric.key_points  # graded on the part it asks about
 
 
 async def test_follow_up_depth_zero_asks_none(make_service, grader):

@@ -22,6 +22,7 @@ def _follow_up_rubric(question, index: int) -> Rubric:
         reference_answer=question.reference_answer,
         misconceptions=tuple(question.misconceptions),
         question_id=question.id,
+        follow_up=True,
     )
 
 
