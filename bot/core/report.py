@@ -129,6 +129,16 @@ def _mean(scored: Sequence[QuestionScore]) -> float | None:
     return round(sum(s.score for s in scored) / len(scored), 2) if scored else None
 
 
+def unscored_notes(report: Report) -> list[str]:
+    """What the headline says of answers the scores leave out, in the words every adapter uses."""
+    notes = []
+    if report.not_graded:
+        notes.append(f"{report.not_graded} not graded (grading failed; not counted)")
+    if report.still_grading:
+        notes.append(f"{report.still_grading} still being graded (counted once graded)")
+    return notes
+
+
 def build_report(session: InterviewSession, bank: QuestionBank, previous_scores: Sequence[float] = ()) -> Report:
     """`previous_scores`: the overall scores of the user's earlier interviews (`scored_overall`), for the trend."""
     scores = question_scores(session, bank)

@@ -26,14 +26,11 @@ ANSWER_HELP = (
 )
 CONTINUE_HELP = "Press Enter to continue, :retry to answer this question again, or :quit to stop."
 CONTINUE_HELP_NO_RETRY = "Press Enter to continue, or :quit to stop."
+_ALREADY_SENT = "That looks like more answer text, but your answer was already sent (an empty line sends it). "
 NOT_A_CONTINUE_COMMAND = (
-    "That looks like more answer text, but your answer was already sent (an empty line sends it). "
-    "Type :retry to answer this question again, press Enter to continue, or :quit to stop."
+    _ALREADY_SENT + "Type :retry to answer this question again, press Enter to continue, or :quit to stop."
 )
-NOT_A_CONTINUE_COMMAND_NO_RETRY = (
-    "That looks like more answer text, but your answer was already sent (an empty line sends it). "
-    "Press Enter to continue, or :quit to stop."
-)
+NOT_A_CONTINUE_COMMAND_NO_RETRY = _ALREADY_SENT + CONTINUE_HELP_NO_RETRY
 ANSWER_COMMANDS = {":hint": "hint", ":skip": "skip", ":reveal": "reveal", ":quit": "quit", ":q": "quit"}
 COMMANDS = {*ANSWER_COMMANDS, ":retry"}
 

@@ -51,14 +51,14 @@ def reference_panel(question: Question) -> Panel:
 
 
 def report_panel(report: Report, bank: QuestionBank) -> Panel:
+    from bot.core.report import unscored_notes
+
     parts: list[Text | Table] = []
     headline = Text()
     headline.append(f"Overall {report.overall:.1f}/10", style=f"bold {score_style(report.overall)}")
     headline.append(f"   {report.answered} answered, {report.skipped} skipped")
-    if report.not_graded:
-        headline.append(f", {report.not_graded} not graded (grading failed; not counted)", style="yellow")
-    if report.still_grading:
-        headline.append(f", {report.still_grading} still being graded (counted once graded)", style="yellow")
+    for note in unscored_notes(report):
+        headline.append(f", {note}", style="yellow")
     if report.trend is not None and report.previous_average is not None:
         arrow = "▲" if report.trend > 0 else "▼" if report.trend < 0 else "="
         headline.append(f"   {arrow} {report.trend:+.1f} vs your earlier average {report.previous_average:.1f}")

@@ -9,7 +9,7 @@ import discord
 
 from bot.core.models import Attempt, AttemptStatus, Question, Verdict
 from bot.core.question_bank import QuestionBank
-from bot.core.report import QuestionScore, Report
+from bot.core.report import QuestionScore, Report, unscored_notes
 from bot.core.service import Prompt, SessionView
 from bot.core.session import InterviewSession, ItemKind, ItemOutcome, SessionState
 from bot.discord_app.embeds import escape, paginate, trim
@@ -139,11 +139,7 @@ def reveal_message(question: Question, view: SessionView) -> tuple[Pages, discor
 def report_pages(bank: QuestionBank, report: Report, session: InterviewSession) -> Pages:
     title = "Practice result" if session.mode.value == "practice" else "Interview report"
     headline = f"**Overall: {report.overall:.1f} / 10** · answered {report.answered}, skipped {report.skipped}"
-    if report.not_graded:
-        headline += f", {report.not_graded} not graded (grading failed; not counted)"
-    if report.still_grading:
-        headline += f", {report.still_grading} still being graded (counted once graded)"
-    lines = [headline]
+    lines = [", ".join([headline, *unscored_notes(report)])]
     if report.trend is not None and report.previous_average is not None:
         arrow = "📈" if report.trend > 0 else "📉" if report.trend < 0 else "\N{HEAVY MINUS SIGN}"
         lines.append(f"{arrow} {report.trend:+.1f} against your earlier average ({report.previous_average:.1f})")
